@@ -1,0 +1,173 @@
+"""Command line: parses arguments, calls the library, shows progress, maps errors to exit codes."""
+
+from __future__ import annotations
+
+import json
+import sys
+import tempfile
+from pathlib import Path
+from typing import Any
+
+import click
+
+from .errors import Nwb1ZarrError
+
+EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+
+
+class _Progress:
+    """A one-line progress display on stderr (only when it is a terminal, or when asked)."""
+
+    def __init__(self, enabled: bool) -> None:
+        self.enabled = enabled
+        self.last = ""
+
+    def __call__(self, stage: str, done: int, total: int) -> None:
+        if not self.enabled:
+            return
+        pct = 100 * done // total if total else 100
+        line = f"\r{stage:>8}: {pct:3d}% ({done}/{total})"
+        if line != self.last:
+            click.echo(line, nl=False, err=True)
+            self.last = line
+        if done >= total:
+            click.echo("", err=True)
+
+
+def _fail(exc: Nwb1ZarrError) -> None:
+    click.echo(f"error: {exc}", err=True)
+    sys.exit(exc.exit_code)
+
+
+@click.group()
+@click.version_option(package_name="nwb1zarr")
+def main() -> None:
+    """Convert legacy NWB 1.0 files (Allen Brain Observatory) to labelled Zarr stores, and prove them exact."""
+
+
+@main.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("dst", required=False, type=click.Path(path_type=Path))
+@click.option("--overwrite", is_flag=True, help="Replace an existing store at DST.")
+@click.option("--zarr-format", type=click.Choice(["2", "3"]), default="3", show_default=True)
+@click.option("--profile", default=None, help="Profile name or JSON file (default: chosen from the file).")
+@click.option("--validate", "run_validate", is_flag=True, help="Validate the store against SRC after writing.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write the full JSON report here.")
+@click.option("--progress/--no-progress", default=None, help="Show progress (default: when stderr is a terminal).")
+def convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, profile: str | None,
+            run_validate: bool, report_path: Path | None, progress: bool | None) -> None:
+    """Convert SRC (NWB 1.0) to a Zarr store at DST (default: SRC with .zarr)."""
+    from .convert import convert as do_convert
+
+    show = sys.stderr.isatty() if progress is None else progress
+    try:
+        report = do_convert(src, dst, overwrite=overwrite, zarr_format=int(zarr_format), profile=profile,
+                            validate=run_validate, progress=_Progress(show))
+    except Nwb1ZarrError as exc:
+        _fail(exc)
+        return
+    if report_path:
+        report_path.write_text(json.dumps(report.to_dict(), indent=1, default=str))
+    counts = ", ".join(f"{v} {k}" for k, v in sorted(report.counts.items()))
+    click.echo(f"wrote {report.destination} ({report.arrays} arrays, {report.bytes_out / 1e6:.1f} MB "
+               f"from {report.bytes_in / 1e6:.1f} MB, {report.seconds:.1f} s) profile {report.profile}")
+    click.echo(f"source objects: {counts}")
+    for path, reason in report.skipped.items():
+        click.echo(f"skipped {path}: {reason}")
+    for problem in report.problems:
+        click.echo(f"note: {problem}")
+    if report.validation is not None:
+        click.echo(report.validation.summary())
+        if not report.ok:
+            sys.exit(EXIT_FAILURE)
+
+
+@main.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the full plan as JSON.")
+@click.option("--profile", default=None, help="Profile name or JSON file.")
+def inspect(src: Path, as_json: bool, profile: str | None) -> None:
+    """Show the matched profile and the full plan for SRC (nothing is written)."""
+    from .planner import plan
+
+    try:
+        the_plan = plan(src, profile=profile)
+    except Nwb1ZarrError as exc:
+        _fail(exc)
+        return
+    if as_json:
+        click.echo(the_plan.to_json())
+        return
+    click.echo(f"source:  {the_plan.source}")
+    click.echo(f"profile: {the_plan.profile}" + (f" ({the_plan.profile_note})" if the_plan.profile_note else ""))
+    for key, value in the_plan.root_attrs.items():
+        click.echo(f"  {key} = {value!r}")
+    click.echo("store arrays:")
+    for e in sorted(the_plan.entries, key=lambda e: e.store_path):
+        if e.store_path.startswith("/nwb1/"):
+            continue
+        origin = f"derived: {e.derive['name']}" if e.derive else (e.source_pattern or e.sources[0])
+        how = f" [{' | '.join(s['name'] for s in e.transform)}]" if e.transform else ""
+        click.echo(f"  {e.store_path:48s} {e.dtype:8s} {tuple(e.shape)!s:22s} <- {origin}{how}")
+    kept = sum(1 for e in the_plan.entries if e.store_path.startswith("/nwb1/"))
+    click.echo(f"kept under /nwb1: {kept} arrays, {len(the_plan.groups)} groups")
+    click.echo("source objects: " + ", ".join(f"{v} {k}" for k, v in sorted(the_plan.counts().items())))
+    for path, acc in the_plan.accounting.items():
+        if acc.status == "skipped":
+            click.echo(f"  skipped {path}: {acc.detail}")
+    for problem in the_plan.problems:
+        click.echo(f"  note: {problem}")
+
+
+@main.command()
+@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.option("--session-type", default="three_session_B", show_default=True,
+              type=click.Choice(["three_session_A", "three_session_B", "three_session_C", "three_session_C2"]))
+@click.option("--overwrite", is_flag=True, help="Replace an earlier demo store.")
+def demo(directory: Path | None, session_type: str, overwrite: bool) -> None:
+    """Write the built-in synthetic example session, convert it, validate it, and say where things are."""
+    from .convert import convert as do_convert
+    from .testing import SessionSpec, write_session
+
+    directory = directory or Path(tempfile.mkdtemp(prefix="nwb1zarr-demo-"))
+    directory.mkdir(parents=True, exist_ok=True)
+    src = directory / f"demo_{session_type}.nwb"
+    if not src.exists() or overwrite:
+        write_session(src, SessionSpec.tiny(session_type=session_type))
+    dst = src.with_suffix(".zarr")
+    try:
+        report = do_convert(src, dst, overwrite=True, validate=True, progress=_Progress(sys.stderr.isatty()))
+    except Nwb1ZarrError as exc:
+        _fail(exc)
+        return
+    click.echo(f"synthetic NWB 1.0 session (not real data): {src}")
+    click.echo(f"converted store:                            {dst}")
+    click.echo("source objects: " + ", ".join(f"{v} {k}" for k, v in sorted(report.counts.items())))
+    if report.validation is not None:
+        click.echo(report.validation.summary())
+    click.echo("\nopen it with:\n"
+               "  import xarray as xr\n"
+               f"  dt = xr.open_datatree({str(dst)!r}, engine='zarr')\n"
+               "  dt['ophys/dff'].sel(roi=0)            # one ROI's dF/F over time\n"
+               "  dt['stimulus']                        # presentation tables and templates")
+    _show_tree(dst)
+    if not report.ok:
+        sys.exit(EXIT_FAILURE)
+
+
+def _show_tree(dst: Path) -> None:
+    import xarray as xr
+
+    dt = xr.open_datatree(dst, engine="zarr")
+    click.echo("\nstore groups (outside /nwb1):")
+    for node in dt.subtree:
+        if node.path.startswith("/nwb1"):
+            continue
+        names = ", ".join(f"{k}{tuple(v.dims)}" for k, v in node.to_dataset(inherit=False).data_vars.items())
+        click.echo(f"  {node.path:40s} {names}")
+    dt.close()
+
+
+def run(argv: list[str] | None = None) -> Any:
+    """Entry point for tests: run the CLI without exiting the interpreter."""
+    return main.main(args=argv, standalone_mode=False)

@@ -1,0 +1,98 @@
+"""convert(): source NWB 1.0 file -> complete Zarr store, with a report of where everything went."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+from .build import build_tree
+from .claim_dst import claim
+from .digests import DIGEST_ALGORITHM, lazy_digest
+from .legacy_tree import LegacyTree
+from .planner import make_plan
+from .progress import ProgressCallback, no_progress
+from .provenance import file_sha256, provenance
+from .write import finish_zarr, write_zarr
+
+
+@dataclass
+class ConversionReport:
+    """What convert() did: the accounting of every source object, problems, sizes and timings."""
+
+    source: str
+    destination: str
+    profile: str
+    profile_note: str | None
+    counts: dict[str, int]
+    skipped: dict[str, str]
+    problems: list[str]
+    arrays: int
+    bytes_in: int
+    bytes_out: int
+    seconds: float
+    accounting: dict[str, dict[str, Any]] = field(repr=False, default_factory=dict)
+    validation: Any = None
+
+    @property
+    def ok(self) -> bool:
+        return self.validation is None or bool(getattr(self.validation, "ok", True))
+
+    def to_dict(self) -> dict[str, Any]:
+        out = asdict(self)
+        out["validation"] = self.validation.to_dict() if hasattr(self.validation, "to_dict") else None
+        return out
+
+
+def default_destination(src: str | os.PathLike[str]) -> Path:
+    """SRC with its suffix replaced by .zarr ('570014520.nwb' -> '570014520.zarr')."""
+    return Path(src).with_suffix(".zarr")
+
+
+def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None, *,
+            overwrite: bool = False, zarr_format: int = 3, profile: str | None = None,
+            validate: bool = False, progress: ProgressCallback = no_progress) -> ConversionReport:
+    """Convert an NWB 1.0 file into a Zarr store that appears at ``dst`` only when complete.
+
+    >>> report = convert("570014520.nwb", overwrite=True)   # doctest: +SKIP
+    >>> report.counts                                       # doctest: +SKIP
+    {'kept': 1450, 'mapped': 2051, 'link': 620, 'skipped': 2}
+    """
+    started = time.perf_counter()
+    src_path = Path(src)
+    dst_path = Path(dst) if dst is not None else default_destination(src_path)
+    if zarr_format not in (2, 3):
+        raise ValueError(f"zarr_format must be 2 or 3, got {zarr_format}")
+    with LegacyTree.open(src_path) as tree:
+        plan = make_plan(tree, profile=profile)
+        progress("plan", 1, 1)
+        sha = file_sha256(src_path, progress=progress)
+        with claim(dst_path, overwrite=overwrite) as partial:
+            dt = build_tree(tree, plan, root_attrs=provenance(tree, plan, sha256=sha))
+            digests = {f"{node.path.rstrip('/')}/{name}": lazy_digest(var.data)
+                       for node in dt.subtree for name, var in node.to_dataset(inherit=False).variables.items()}
+            computed = write_zarr(dt, partial, zarr_format=zarr_format, extra=digests, progress=progress)
+            finish_zarr(partial, root_attrs={
+                "nwb1zarr_digest_algorithm": DIGEST_ALGORITHM,
+                "nwb1zarr_digests": dict(sorted(computed.items())),
+                "nwb1zarr_counts": plan.counts(),
+                "nwb1zarr_skipped": {p: a.detail for p, a in plan.accounting.items() if a.status == "skipped"},
+                "nwb1zarr_problems": plan.problems,
+            })
+    report = ConversionReport(
+        source=str(src_path), destination=str(dst_path), profile=plan.profile, profile_note=plan.profile_note,
+        counts=plan.counts(), skipped={p: a.detail for p, a in plan.accounting.items() if a.status == "skipped"},
+        problems=list(plan.problems), arrays=len(computed), bytes_in=src_path.stat().st_size,
+        bytes_out=_tree_size(dst_path), seconds=time.perf_counter() - started,
+        accounting={p: asdict(a) for p, a in plan.accounting.items()})
+    if validate:
+        from .validate import validate as run_validation
+
+        report.validation = run_validation(src_path, dst_path, progress=progress)
+    return report
+
+
+def _tree_size(path: Path) -> int:
+    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())

@@ -1,0 +1,89 @@
+"""Named derivations: store variables computed from source datasets (not copies of one).
+
+A derivation receives ``read(path) -> numpy array`` for its inputs; inputs are small
+(presentation tables, per-ROI pixel counts). The validator recomputes them from here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import numpy as np
+
+from .errors import SourceDataError
+
+Reader = Callable[[str], np.ndarray]
+Derivation = Callable[..., np.ndarray]
+DERIVATIONS: dict[str, Derivation] = {}
+
+
+def register(name: str) -> Callable[[Derivation], Derivation]:
+    def add(fn: Derivation) -> Derivation:
+        DERIVATIONS[name] = fn
+        return fn
+
+    return add
+
+
+@register("movie_repeat")
+def movie_repeat(read: Reader, *, input: str) -> np.ndarray:
+    """AllenSDK's movie `repeat` column: presentation i belongs to repeat i // n_unique_frames.
+
+    >>> movie_repeat(lambda p: np.array([0, 1, 2, 0, 1, 2]), input="data").tolist()
+    [0, 0, 0, 1, 1, 1]
+    """
+    frames = np.asarray(read(input))
+    n_unique = len(np.unique(frames))
+    if n_unique == 0 or len(frames) % n_unique:
+        raise SourceDataError(f"{len(frames)} presentations are not a whole number of repeats of "
+                              f"{n_unique} frames (movie_repeat)", path=input)
+    return np.repeat(np.arange(len(frames) // n_unique, dtype=np.int64), n_unique)
+
+
+@register("where_equal")
+def where_equal(read: Reader, *, input: str, mask: str, value: int, column: int | None = None,
+                as_int64: bool = False) -> np.ndarray:
+    """Rows of ``input`` where ``mask == value`` (AllenSDK's spontaneous start/end intervals).
+
+    >>> where_equal(lambda p: {"d": np.array([1, -1]), "t": np.array([5.0, 9.0])}[p],
+    ...             input="t", mask="d", value=-1).tolist()
+    [9.0]
+    """
+    rows = np.asarray(read(input))[np.asarray(read(mask)) == value]
+    if column is not None:
+        rows = rows[:, column]
+    if as_int64:
+        out = rows.astype(np.int64)
+        if rows.dtype.kind == "f" and not np.array_equal(out.astype(rows.dtype), rows):
+            raise SourceDataError("frame indices are not exact integers (where_equal)", path=input)
+        return out
+    return rows
+
+
+@register("concat_index")
+def concat_index(read: Reader, *, items: list[str]) -> np.ndarray:
+    """For a concatenation of per-item arrays, the item index of every row.
+
+    >>> concat_index(lambda p: np.zeros({"a": 2, "b": 1}[p]), items=["a", "b"]).tolist()
+    [0, 0, 1]
+    """
+    lengths = [len(read(path)) for path in items]
+    return np.repeat(np.arange(len(items), dtype=np.int64), lengths)
+
+
+@register("regular_time")
+def regular_time(read: Reader, *, starting_time: str, rate: float, length: int) -> np.ndarray:
+    """NWB 1.0 starting_time + rate -> timestamps: starting_time + arange(length) / rate.
+
+    >>> regular_time(lambda p: np.float64(1.0), starting_time="s", rate=2.0, length=3).tolist()
+    [1.0, 1.5, 2.0]
+    """
+    start = float(np.asarray(read(starting_time)).reshape(-1)[0])
+    return start + np.arange(length, dtype=np.float64) / float(rate)
+
+
+def derive(spec: Mapping[str, Any], read: Reader) -> np.ndarray:
+    """Run the derivation a plan entry names."""
+    params = {k: v for k, v in spec.items() if k != "name"}
+    return DERIVATIONS[spec["name"]](read, **params)

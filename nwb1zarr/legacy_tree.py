@@ -1,0 +1,255 @@
+"""Reading an NWB 1.0 HDF5 file into a neutral tree of typed nodes (read-only, lazy).
+
+Every group, dataset, attribute set and link becomes a :class:`Node`; soft, external and
+repeated hard links are recorded, never followed, so each object is seen exactly once.
+Dataset values are not read here: :meth:`LegacyTree.dataset` hands out the h5py object.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any, Literal
+
+import h5py
+import numpy as np
+
+from .attrs import decode_bytes, normalize, normalize_attrs
+from .errors import InputError, SourceDataError
+from .typemap import TypeMap
+
+NodeKind = Literal["group", "dataset", "soft_link", "external_link", "hard_link"]
+
+
+@dataclass(frozen=True)
+class Node:
+    """One object of the source file, as found, with normalised attributes."""
+
+    path: str
+    kind: NodeKind
+    attrs: dict[str, Any] = field(default_factory=dict)
+    legacy_type: str | None = None
+    shape: tuple[int, ...] | None = None
+    dtype: np.dtype | None = None
+    string_kind: str | None = None  # "fixed", "vlen-ascii", "vlen-utf8" for string datasets
+    target: str | None = None  # soft/hard link target path, or external link object path
+    target_file: str | None = None  # external links only
+    children: tuple[str, ...] = ()
+
+    @property
+    def name(self) -> str:
+        return self.path.rsplit("/", 1)[-1]
+
+    @property
+    def parent(self) -> str:
+        head = self.path.rsplit("/", 1)[0]
+        return head or "/"
+
+
+def join(parent: str, name: str) -> str:
+    """Join HDF5 path components.
+
+    >>> join("/", "general"), join("/general", "fov")
+    ('/general', '/general/fov')
+    """
+    return f"/{name}" if parent == "/" else f"{parent}/{name}"
+
+
+def string_kind(dtype: np.dtype) -> str | None:
+    """How a string dtype is stored: fixed-length, vlen ASCII or vlen UTF-8 (None if not a string)."""
+    info = h5py.check_string_dtype(dtype)
+    if info is None:
+        return None
+    if info.length is not None:
+        return "fixed"
+    return "vlen-utf8" if info.encoding == "utf-8" else "vlen-ascii"
+
+
+class LegacyTree:
+    """An open NWB 1.0 file and the typed node tree read from it.
+
+    >>> tree = LegacyTree.open("session.nwb")          # doctest: +SKIP
+    >>> tree.nodes["/general/session_type"].legacy_type  # doctest: +SKIP
+    'Custom'
+    """
+
+    def __init__(self, file: h5py.File, path: Path, nodes: dict[str, Node]) -> None:
+        self.file = file
+        self.source = path
+        self.nodes = nodes
+
+    # ---- opening -------------------------------------------------------------------------
+    @classmethod
+    def open(cls, src: str | os.PathLike[str], *, typemap: TypeMap | None = None) -> LegacyTree:
+        """Open ``src`` read-only and read its structure (no dataset values)."""
+        path = Path(src)
+        file = open_hdf5(path)
+        try:
+            check_nwb1(file, path)
+            nodes = _walk(file, typemap or TypeMap.load(), str(path))
+        except BaseException:
+            file.close()
+            raise
+        return cls(file, path, nodes)
+
+    def close(self) -> None:
+        self.file.close()
+
+    def __enter__(self) -> LegacyTree:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    # ---- access --------------------------------------------------------------------------
+    def get(self, path: str) -> Node | None:
+        return self.nodes.get(path)
+
+    def datasets(self) -> Iterator[Node]:
+        return (n for n in self.nodes.values() if n.kind == "dataset")
+
+    def dataset(self, path: str) -> h5py.Dataset:
+        """The h5py dataset at ``path`` (never a link)."""
+        node = self.nodes.get(path)
+        if node is None or node.kind != "dataset":
+            raise SourceDataError("expected a dataset, found " + (node.kind if node else "nothing"),
+                                  file=str(self.source), path=path)
+        return self.file[path]
+
+    def read(self, path: str) -> Any:
+        """Read a whole (small) dataset: strings decoded to str, arrays as numpy arrays."""
+        try:
+            value = self.dataset(path)[()]
+        except (OSError, RuntimeError, ValueError) as exc:
+            raise SourceDataError(f"cannot read dataset: {exc}", file=str(self.source), path=path) from exc
+        return decode_value(value)
+
+    def read_text(self, path: str) -> str | None:
+        """A scalar string dataset as str, or None when absent or not a scalar string."""
+        node = self.nodes.get(path)
+        if node is None or node.kind != "dataset" or node.string_kind is None:
+            return None
+        value = self.read(path)
+        if isinstance(value, str):
+            return value
+        if isinstance(value, np.ndarray) and value.size == 1:
+            return str(value.reshape(-1)[0])
+        return None
+
+
+def decode_value(value: Any) -> Any:
+    """Decode what h5py returns for a dataset: bytes -> str, byte arrays -> str arrays (object)."""
+    if isinstance(value, bytes | np.bytes_):
+        return decode_bytes(bytes(value))
+    if isinstance(value, np.ndarray) and value.dtype.kind in "SO":
+        flat = [decode_bytes(bytes(v)) if isinstance(v, bytes | np.bytes_) else v for v in value.reshape(-1)]
+        out = np.empty(len(flat), dtype=object)
+        out[:] = flat
+        return out.reshape(value.shape)
+    return value
+
+
+HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
+
+
+def open_hdf5(path: Path) -> h5py.File:
+    """Open a file read-only, turning every way it can fail into a one-line InputError."""
+    where = str(path)
+    if not path.exists():
+        raise InputError("no such file", file=where)
+    if path.is_dir():
+        raise InputError("is a directory, expected an NWB 1.0 HDF5 file", file=where)
+    size = path.stat().st_size
+    if size == 0:
+        raise InputError("file is empty (0 bytes), expected an NWB 1.0 HDF5 file", file=where)
+    try:
+        with path.open("rb") as fh:
+            head = fh.read(8)
+    except OSError as exc:
+        raise InputError(f"cannot read file: {exc.strerror or exc}", file=where) from exc
+    if head != HDF5_SIGNATURE and not h5py.is_hdf5(where):
+        raise InputError("not an HDF5 file (no HDF5 signature); expected an NWB 1.0 file", file=where)
+    try:
+        return h5py.File(where, "r")
+    except OSError as exc:
+        reason = str(exc).split("(", 1)[-1].rstrip(")") if "(" in str(exc) else str(exc)
+        raise InputError(f"cannot open as HDF5 (truncated or damaged?): {reason}", file=where) from exc
+
+
+def check_nwb1(file: h5py.File, path: Path) -> None:
+    """Refuse files that are not NWB 1.0, saying what they are instead."""
+    where = str(path)
+    root_version = file.attrs.get("nwb_version")
+    if root_version is not None:
+        version = normalize(root_version)
+        raise InputError(f"this is an NWB {version} file, not NWB 1.0; open it with pynwb "
+                         "(pip install pynwb) instead", file=where, path="/")
+    try:
+        node = file.get("nwb_version", getlink=True)
+        value = file["nwb_version"][()] if isinstance(node, h5py.HardLink) else None
+    except (OSError, KeyError, RuntimeError) as exc:
+        raise InputError(f"cannot read nwb_version: {exc}", file=where, path="/nwb_version") from exc
+    if value is None:
+        raise InputError("not an NWB file: no /nwb_version dataset", file=where, path="/nwb_version")
+    text = normalize(value)
+    text = text[0] if isinstance(text, list) and text else text
+    if not isinstance(text, str) or not (text.startswith("NWB-1.") or text.startswith("1.")):
+        raise InputError(f"unsupported NWB version {text!r}; nwb1zarr reads NWB 1.0.x files",
+                         file=where, path="/nwb_version")
+
+
+def _walk(file: h5py.File, typemap: TypeMap, where: str) -> dict[str, Node]:
+    nodes: dict[str, Node] = {}
+    seen_objects: dict[Any, str] = {}
+    stack: list[str] = ["/"]
+    while stack:
+        path = stack.pop()
+        try:
+            group = file[path]
+            names = sorted(group.keys())
+        except (OSError, KeyError, RuntimeError) as exc:
+            raise SourceDataError(f"cannot list group: {exc}", file=where, path=path) from exc
+        attrs = _attrs(group, file, where, path)
+        nodes[path] = Node(path, "group", attrs=attrs, children=tuple(names),
+                           legacy_type=typemap.type_of(name=path.rsplit("/", 1)[-1], is_group=True, attrs=attrs))
+        seen_objects.setdefault(_address(group), path)
+        for name in reversed(names):
+            child = join(path, name)
+            link = group.get(name, getlink=True)
+            if isinstance(link, h5py.SoftLink):
+                nodes[child] = Node(child, "soft_link", target=link.path)
+                continue
+            if isinstance(link, h5py.ExternalLink):
+                nodes[child] = Node(child, "external_link", target=link.path, target_file=link.filename)
+                continue
+            try:
+                obj = group[name]
+            except (OSError, KeyError, RuntimeError) as exc:
+                raise SourceDataError(f"cannot open object: {exc}", file=where, path=child) from exc
+            address = _address(obj)
+            if address in seen_objects:
+                nodes[child] = Node(child, "hard_link", target=seen_objects[address])
+                continue
+            seen_objects[address] = child
+            if isinstance(obj, h5py.Group):
+                stack.append(child)
+            else:
+                attrs = _attrs(obj, file, where, child)
+                nodes[child] = Node(child, "dataset", attrs=attrs, shape=tuple(obj.shape), dtype=obj.dtype,
+                                    string_kind=string_kind(obj.dtype),
+                                    legacy_type=typemap.type_of(name=name, is_group=False, attrs=attrs))
+    return dict(sorted(nodes.items(), key=lambda kv: kv[0].split("/")))
+
+
+def _address(obj: h5py.HLObject) -> Any:
+    info = h5py.h5o.get_info(obj.id)
+    return (info.fileno, info.addr)
+
+
+def _attrs(obj: h5py.HLObject, file: h5py.File, where: str, path: str) -> dict[str, Any]:
+    try:
+        return normalize_attrs(obj.attrs, file=file)
+    except (OSError, RuntimeError, KeyError) as exc:
+        raise SourceDataError(f"cannot read attributes: {exc}", file=where, path=path) from exc

@@ -1,0 +1,74 @@
+"""Loading mapping profiles (schemas/*.json), checking them against the profile schema, choosing one."""
+
+from __future__ import annotations
+
+import json
+import os
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import jsonschema
+
+from .errors import ProfileError
+from .schema_files import load_schema_file, schema_names
+
+PROFILE_SCHEMA = "profile.schema.json"
+
+
+@dataclass(frozen=True)
+class Profile:
+    """A parsed, schema-checked profile."""
+
+    name: str
+    title: str
+    priority: int
+    requires: tuple[str, ...]
+    metadata: tuple[dict[str, Any], ...]
+    rules: tuple[dict[str, Any], ...]
+    origin: str
+
+    def missing(self, exists: Any) -> list[str]:
+        """Required source paths for which ``exists(path)`` is false."""
+        return [p for p in self.requires if not exists(p)]
+
+
+def parse_profile(raw: Any, *, origin: str) -> Profile:
+    """Check a profile document against the schema and return it typed.
+
+    >>> parse_profile({"name": "x"}, origin="inline")
+    Traceback (most recent call last):
+    ...
+    nwb1zarr.errors.ProfileError: inline: profile does not follow profile.schema.json at /: 'title' is a required property
+    """
+    validator = jsonschema.Draft202012Validator(load_schema_file(PROFILE_SCHEMA))
+    errors = sorted(validator.iter_errors(raw), key=lambda e: (list(e.absolute_path), e.message))
+    if errors:
+        first = errors[0]
+        where = "/" + "/".join(str(p) for p in first.absolute_path)
+        raise ProfileError(f"profile does not follow {PROFILE_SCHEMA} at {where}: {first.message}", file=origin)
+    return Profile(raw["name"], raw["title"], raw["priority"], tuple(raw["requires"]),
+                   tuple(raw.get("metadata", ())), tuple(raw["rules"]), origin)
+
+
+def shipped_profiles() -> list[Profile]:
+    """Every profile in schemas/, highest priority first."""
+    names = [n for n in schema_names() if n != "nwb1_typemap.json" and not n.endswith(".schema.json")]
+    profiles = [parse_profile(load_schema_file(n), origin=f"schemas/{n}") for n in names]
+    return sorted(profiles, key=lambda p: -p.priority)
+
+
+def load_profile(ref: str | os.PathLike[str]) -> Profile:
+    """A profile by shipped name ('brain_observatory_ophys') or by path to a JSON file."""
+    for profile in shipped_profiles():
+        if profile.name == str(ref):
+            return profile
+    path = Path(ref)
+    if not path.is_file():
+        known = ", ".join(p.name for p in shipped_profiles())
+        raise ProfileError(f"no such profile (shipped: {known})", file=str(ref))
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError) as exc:
+        raise ProfileError(f"cannot read profile: {exc}", file=str(path)) from exc
+    return parse_profile(raw, origin=str(path))

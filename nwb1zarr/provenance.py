@@ -1,0 +1,49 @@
+"""Root attributes that say where a store came from."""
+
+from __future__ import annotations
+
+import hashlib
+from importlib.metadata import PackageNotFoundError, version
+from pathlib import Path
+from typing import Any
+
+from .legacy_tree import LegacyTree
+from .plan_model import Plan
+from .progress import ProgressCallback, no_progress
+
+
+def converter_version() -> str:
+    try:
+        return version("nwb1zarr")
+    except PackageNotFoundError:  # running from a source tree that is not installed
+        return "0+unknown"
+
+
+def file_sha256(path: Path, *, progress: ProgressCallback = no_progress) -> str:
+    """sha256 of a file, read in 8 MB blocks."""
+    total = path.stat().st_size
+    digest = hashlib.sha256()
+    done = 0
+    with path.open("rb") as fh:
+        while block := fh.read(8 * 1024 * 1024):
+            digest.update(block)
+            done += len(block)
+            progress("hash", done, total)
+    return digest.hexdigest()
+
+
+def provenance(tree: LegacyTree, plan: Plan, *, sha256: str) -> dict[str, Any]:
+    """Converter version, profile, layout version, and the source's identity and NWB header."""
+    out: dict[str, Any] = {
+        "nwb1zarr_version": converter_version(),
+        "nwb1zarr_profile": plan.profile,
+        "nwb1zarr_store_layout": plan.layout_version,
+        "source_file": tree.source.name,
+        "source_size": tree.source.stat().st_size,
+        "source_sha256": sha256,
+    }
+    for key in ("nwb_version", "identifier", "session_description"):
+        text = tree.read_text(f"/{key}")
+        if text is not None:
+            out[key] = text
+    return out

@@ -1,0 +1,114 @@
+"""Accounting for every source object: mapped, kept under /nwb1, a link, or skipped with a reason."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from typing import Any
+
+import h5py
+import numpy as np
+
+from .legacy_tree import LegacyTree, Node
+from .names import store_path
+from .plan_model import Account, Entry
+
+NWB1_ROOT = "/nwb1"
+
+
+def unsupported_reason(node: Node) -> str | None:
+    """Why a dataset cannot be kept as an array (None when it can)."""
+    dtype = node.dtype
+    if dtype is None:
+        return "no dtype"
+    if node.string_kind is not None:
+        return None
+    if h5py.check_ref_dtype(dtype) is not None:
+        return None  # kept as strings "<ref:/target/path>"
+    if dtype.names:
+        return None  # kept as one variable per field
+    if h5py.check_vlen_dtype(dtype) is not None:
+        return f"variable-length {h5py.check_vlen_dtype(dtype)} arrays have no Zarr equivalent"
+    if h5py.check_enum_dtype(dtype) is not None:
+        return None
+    if dtype.kind in "biuf" or dtype.kind == "c":
+        return None
+    if dtype.kind == "V":
+        return "opaque dtype"
+    return f"unsupported dtype {dtype}"
+
+
+def kept_variables(node: Node) -> list[tuple[str, str, tuple[str, ...]]]:
+    """(store path, dtype, dims) of the /nwb1 variables that keep one dataset; compound -> one per field."""
+    base = store_path(node.path, prefix=NWB1_ROOT)
+    name = base.rsplit("/", 1)[1]
+    shape = node.shape or ()
+    dims = tuple(f"{name}_dim_{i}" for i in range(len(shape)))
+    dtype = node.dtype
+    assert dtype is not None
+    if node.string_kind is not None or h5py.check_ref_dtype(dtype) is not None:
+        return [(base, "str", dims)]
+    if dtype.names:
+        return [(f"{base}.{field}", str(np.dtype(dtype.fields[field][0])), dims) for field in dtype.names]
+    if h5py.check_enum_dtype(dtype) is not None:
+        return [(base, str(dtype.base), dims)]
+    return [(base, str(dtype), dims)]
+
+
+def account_remainder(tree: LegacyTree, entries: list[Entry]
+                      ) -> tuple[dict[str, Account], list[Entry], dict[str, dict[str, Any]]]:
+    """Accounting for all nodes, the /nwb1 entries for unmapped datasets and the /nwb1 group attrs."""
+    used: dict[str, list[str]] = defaultdict(list)
+    for e in entries:
+        if e.is_copy:
+            for src in (*e.sources, *e.aliases):
+                used[src].append(e.store_path)
+    accounting: dict[str, Account] = {}
+    kept: list[Entry] = []
+    groups: dict[str, dict[str, Any]] = {}
+    links: dict[str, dict[str, str]] = defaultdict(dict)
+    mapped_children: dict[str, dict[str, list[str]]] = defaultdict(dict)
+    for node in tree.nodes.values():
+        if node.kind == "group":
+            continue
+        parent = node.parent
+        if node.kind == "soft_link":
+            links[parent][node.name] = node.target or ""
+            accounting[node.path] = Account("link", f"soft link to {node.target}")
+        elif node.kind == "hard_link":
+            links[parent][node.name] = f"hard:{node.target}"
+            accounting[node.path] = Account("link", f"hard link to {node.target} (stored once, there)")
+        elif node.kind == "external_link":
+            links[parent][node.name] = f"external:{node.target_file}:{node.target}"
+            accounting[node.path] = Account(
+                "skipped", f"external link to {node.target_file}:{node.target}; the target is outside this file "
+                "(dangling for users of the published files) and is not converted")
+        elif node.path in used:
+            mapped_children[parent][node.name] = used[node.path]
+            accounting[node.path] = Account("mapped", "", tuple(used[node.path]))
+        else:
+            reason = unsupported_reason(node)
+            if reason is not None:
+                accounting[node.path] = Account("skipped", reason)
+                continue
+            made = []
+            for path, dtype, dims in kept_variables(node):
+                kept.append(Entry(path, dims, tuple(node.shape or ()), dtype, "data", (node.path,), None, (), None,
+                                  (), {**{f"nwb1:{k}": v for k, v in node.attrs.items()}, "nwb1_path": node.path,
+                                       **({"nwb1_type": node.legacy_type} if node.legacy_type else {})}))
+                made.append(path)
+            accounting[node.path] = Account("kept", "", tuple(made))
+    for node in tree.nodes.values():
+        if node.kind != "group":
+            continue
+        target = store_path(node.path, prefix=NWB1_ROOT)
+        attrs: dict[str, Any] = {f"nwb1:{k}": v for k, v in node.attrs.items()}
+        attrs["nwb1_path"] = node.path
+        if node.legacy_type:
+            attrs["nwb1_type"] = node.legacy_type
+        if links.get(node.path):
+            attrs["nwb1_links"] = dict(sorted(links[node.path].items()))
+        if mapped_children.get(node.path):
+            attrs["nwb1_mapped"] = dict(sorted(mapped_children[node.path].items()))
+        groups[target] = attrs
+        accounting[node.path] = Account("kept", "group and its attributes", (target,))
+    return accounting, kept, groups
