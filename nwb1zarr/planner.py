@@ -62,13 +62,17 @@ def make_plan(tree: LegacyTree, *, profile: str | None = None) -> Plan:
     for rule in chosen.rules:
         for match, binding in _bindings(ctx, rule):
             target = _target(rule["target"], binding)
-            groups.setdefault(target, {}).update({"nwb1_rule": f"{chosen.name}:{rule['id']}"})
+            made = _RuleResolver(ctx, rule, match, target).entries()
+            if not made:
+                continue
+            entries.extend(made)
+            attrs = groups.setdefault(target, {})
+            attrs["nwb1_rule"] = f"{chosen.name}:{rule['id']}"
             if match is not None:
-                groups[target]["nwb1_path"] = match
+                attrs["nwb1_path"] = match
             if rule.get("description"):
-                groups[target]["description"] = rule["description"]
-            groups[target].update(rule.get("attrs", {}))
-            entries.extend(_RuleResolver(ctx, rule, match, target).entries())
+                attrs["description"] = rule["description"]
+            attrs.update(rule.get("attrs", {}))
     for e in entries:
         groups.setdefault(e.group, {})
     accounting, kept_entries, nwb1_groups = account_remainder(tree, entries)
@@ -169,6 +173,7 @@ class _RuleResolver:
     def __init__(self, ctx: _Context, rule: Mapping[str, Any], match: str | None, target: str) -> None:
         self.ctx, self.rule, self.match, self.target = ctx, rule, match, target
         self.out: list[Entry] = []
+        self.regular_length: int | None = None
         self.group_time = self._group_time()
 
     def abs(self, path: str) -> str:
@@ -197,6 +202,7 @@ class _RuleResolver:
                 spec = {"name": "regular_time", "starting_time": start, "rate": node.attrs["rate"],
                         "length": int(length_node.shape[0])}
                 self._derived(f"{self.target}/time", ("time",), "coord", spec, {})
+                self.regular_length = spec["length"]
                 return None
         return None
 
@@ -339,7 +345,7 @@ class _RuleResolver:
                 if time != group_time:
                     self._alias_time(time)
                 return
-        elif time is None and group_time is not None and length == len(self.ctx.read(group_time)):
+        elif time is None and length == (len(self.ctx.read(group_time)) if group_time else self.regular_length):
             self.out.append(entry)
             return
         child = f"{self.target}/{entry.name}"
