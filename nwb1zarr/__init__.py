@@ -10,6 +10,8 @@ from .convert import ConversionReport, convert
 from .errors import DestinationError, InputError, Nwb1ZarrError, ProfileError, SourceDataError, StoreError
 from .plan_model import Plan
 from .planner import plan
+from .validate import validate
+from .validate_report import ValidationReport
 
 __all__ = [
     "ConversionReport",
@@ -20,7 +22,9 @@ __all__ = [
     "ProfileError",
     "SourceDataError",
     "StoreError",
+    "ValidationReport",
     "convert",
     "open_legacy",
     "plan",
+    "validate",
 ]

@@ -120,6 +120,29 @@ def inspect(src: Path, as_json: bool, profile: str | None) -> None:
 
 
 @main.command()
+@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("store", required=False, type=click.Path(path_type=Path))
+@click.option("--json", "as_json", is_flag=True, help="Print the full machine-readable report as JSON.")
+@click.option("--profile", default=None, help="Profile used at conversion (default: the one the store records).")
+@click.option("--progress/--no-progress", default=None, help="Show progress (default: when stderr is a terminal).")
+def validate(src: Path, store: Path | None, as_json: bool, profile: str | None, progress: bool | None) -> None:
+    """Prove STORE holds exactly SRC's values; with one argument, check a store by its digests and layout."""
+    from .validate import validate as run_validation
+
+    show = sys.stderr.isatty() if progress is None else progress
+    try:
+        if store is None:
+            report = run_validation(src, profile=profile, progress=_Progress(show))
+        else:
+            report = run_validation(src, store, profile=profile, progress=_Progress(show))
+    except Nwb1ZarrError as exc:
+        _fail(exc)
+        return
+    click.echo(json.dumps(report.to_dict(), indent=1, default=str) if as_json else report.summary())
+    sys.exit(EXIT_OK if report.ok else EXIT_FAILURE)
+
+
+@main.command()
 @click.argument("directory", required=False, type=click.Path(path_type=Path))
 @click.option("--session-type", default="three_session_B", show_default=True,
               type=click.Choice(["three_session_A", "three_session_B", "three_session_C", "three_session_C2"]))
