@@ -17,7 +17,7 @@ from ._signals import frame_timestamps
 from ._spec import SessionSpec
 from ._stimulus import write_stimuli
 
-_CHUNK_CACHE = 64 * 2**20
+_CHUNK_CACHE = 8 * 2**20  # per dataset: holds the partial chunks at block edges
 
 
 def write_session(path: str | os.PathLike[str], spec: SessionSpec | None = None, **overrides: object) -> Path:

@@ -56,33 +56,38 @@ class TraceModel:
 
     def transients(self, start: int, stop: int) -> np.ndarray:
         """dF/F of calcium events for frames [start, stop), shape (N, stop - start)."""
-        out = np.zeros((self.f0.size, stop - start), dtype=np.float32)
+        width = stop - start
         lo, hi = np.searchsorted(self.event_frame, [start - _KERNEL.size + 1, stop])
         cols = self.event_frame[lo:hi, None] - start + np.arange(_KERNEL.size)
-        rows = np.broadcast_to(self.event_roi[lo:hi, None], cols.shape)
+        flat = self.event_roi[lo:hi, None] * width + cols
         vals = self.event_amp[lo:hi, None] * _KERNEL
-        ok = (cols >= 0) & (cols < out.shape[1])
-        np.add.at(out, (rows[ok], cols[ok]), vals[ok])
-        return out
+        ok = (cols >= 0) & (cols < width)
+        out = np.bincount(flat[ok], weights=vals[ok], minlength=self.f0.size * width)
+        return out.reshape(self.f0.size, width).astype(np.float32)
 
     def block(self, start: int, stop: int) -> dict[str, np.ndarray]:
         """raw, neuropil, demixed and dff (float32, quantised) for frames [start, stop)."""
         g = rng(self.seed, 21, start)
-        t = np.arange(start, stop)
-        slow = 1 + 0.04 * np.sin(2 * np.pi * t / self.period[:, None] + self.phase[:, None])
-        dff_true = self.transients(start, stop)
-        shape = dff_true.shape
-        neuropil = self.np0[:, None] * slow + g.normal(0, 0.03, shape) * self.np0[:, None]
-        raw = (self.f0[:, None] * (1 + dff_true) + self.r[:, None] * neuropil
-               + g.normal(0, 0.02, shape) * self.f0[:, None])
-        demixed = raw + g.normal(0, 0.005, shape) * self.f0[:, None]
-        dff = dff_true + 0.1 * (slow - 1) + g.normal(0, 0.03, shape)
+        t = np.arange(start, stop, dtype=np.float64)
+        drift = np.sin(2 * np.pi * t / self.period[:, None] + self.phase[:, None]).astype(np.float32)
+        dff = self.transients(start, stop)
+        shape = dff.shape
+        f0 = self.f0[:, None].astype(np.float32)
+        np0 = self.np0[:, None].astype(np.float32)
+        neuropil = np0 * (1 + 0.04 * drift + 0.03 * g.standard_normal(shape, dtype=np.float32))
+        raw = f0 * (1 + dff + 0.02 * g.standard_normal(shape, dtype=np.float32)) + self.r[:, None] * neuropil
+        demixed = raw + f0 * 0.005 * g.standard_normal(shape, dtype=np.float32)
+        dff += 0.004 * drift + 0.03 * g.standard_normal(shape, dtype=np.float32)
         return {"raw": _quantise(raw, 16), "neuropil": _quantise(neuropil, 16),
                 "demixed": _quantise(demixed, 16), "dff": _quantise(dff, 1024)}
 
 
 def _quantise(x: np.ndarray, steps_per_unit: int) -> np.ndarray:
-    return (np.round(x * steps_per_unit) / steps_per_unit).astype(np.float32)
+    """Round in place to multiples of 1 / steps_per_unit (float32)."""
+    x *= steps_per_unit
+    np.round(x, out=x)
+    x /= steps_per_unit
+    return x
 
 
 def smooth_frames(start: int, stop: int, shape: tuple[int, int], *, seed: int, stream: int,
@@ -105,8 +110,11 @@ def smooth_frames(start: int, stop: int, shape: tuple[int, int], *, seed: int, s
         i = np.arange(b0, min(b0 + 16, stop))[:, None, None]
         cy = amp[:, None] * np.cos(fy[:, None] * y + py[:, None] + wy[:, None] * i)   # (B, k, H)
         cx = np.cos(fx[:, None] * x + px[:, None] + wx[:, None] * i)                  # (B, k, W)
-        img = 128 + np.einsum("bkh,bkw->bhw", cy, cx) + noise.integers(-3, 4, (i.size, *shape))
-        out[b0 - start:b0 - start + i.size] = np.clip(img, 0, 255)
+        img = np.matmul(cy.transpose(0, 2, 1).astype(np.float32), cx.astype(np.float32))
+        img += noise.integers(-3, 4, img.shape, dtype=np.int8)
+        img += 128
+        np.clip(img, 0, 255, out=img)
+        out[b0 - start:b0 - start + i.size] = img
     return out
 
 
