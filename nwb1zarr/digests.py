@@ -73,6 +73,8 @@ def lazy_digest(array: Any) -> Any:
         return numpy_digest(array)
     if array.ndim == 0:
         return dask.delayed(numpy_digest)(array)
+    if array.shape[0] == 0:  # no blocks at all, exactly as numpy_digest sees it
+        return dask.delayed(_combine)(canonical_dtype(array.dtype), tuple(array.shape), [])
     step = rows_per_block(array.shape, 16 if array.dtype.kind in "OUST" else array.dtype.itemsize)
     blocks = array.rechunk({0: step, **{i: -1 for i in range(1, array.ndim)}})
     parts = [dask.delayed(block_hash)(b) for b in blocks.to_delayed().reshape(-1)]

@@ -375,9 +375,12 @@ class _RuleResolver:
     def _alias_time(self, time: str) -> None:
         for i, e in enumerate(self.out):
             if e.store_path == f"{self.target}/time" and time not in e.aliases:
+                attrs = {**e.attrs, "nwb1_identical_to": [*e.aliases, time]}
+                alias_attrs = self.ctx.tree.nodes[time].attrs
+                if alias_attrs != self.ctx.tree.nodes[e.sources[0]].attrs:  # keep them: the values are stored once
+                    attrs["nwb1_alias_attrs"] = {**e.attrs.get("nwb1_alias_attrs", {}), time: alias_attrs}
                 self.out[i] = Entry(e.store_path, e.dims, e.shape, e.dtype, e.role, e.sources, e.combine,
-                                    e.transform, e.derive, (*e.aliases, time),
-                                    {**e.attrs, "nwb1_identical_to": [*e.aliases, time]})
+                                    e.transform, e.derive, (*e.aliases, time), attrs)
 
 
 def _tail(e: Entry) -> tuple[Any, ...]:

@@ -101,11 +101,11 @@ def test_masks_and_pixel_table(converted):
         same_bits(dt["rois/max_projection"].values,
                   plane["reference_images/maximum_intensity_projection_image/data"][()])
         pix = np.concatenate([plane[n]["pix_mask"][()] for n in names])
-        same_bits(dt["rois/x"].values, pix[:, 0])
-        same_bits(dt["rois/y"].values, pix[:, 1])
-        same_bits(dt["rois/weight"].values, np.concatenate([plane[n]["pix_mask_weight"][()] for n in names]))
+        same_bits(dt["rois/pixels/x"].values, pix[:, 0])
+        same_bits(dt["rois/pixels/y"].values, pix[:, 1])
+        same_bits(dt["rois/pixels/weight"].values, np.concatenate([plane[n]["pix_mask_weight"][()] for n in names]))
         counts = [len(plane[n]["pix_mask_weight"]) for n in names]
-        same_bits(dt["rois/pixel_roi"].values, np.repeat(np.arange(len(names)), counts).astype(np.int64))
+        same_bits(dt["rois/pixels/roi"].values, np.repeat(np.arange(len(names)), counts).astype(np.int64))
 
 
 def test_behavior_and_motion(converted):

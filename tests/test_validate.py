@@ -274,12 +274,12 @@ def test_cli_exit_codes(converted, store_copy, tmp_path, capsys):
     assert ok.value.code == 0
     assert "OK" in capsys.readouterr().out
     _, bad = store_copy
-    zarr.open_array(bad / "rois/weight", mode="r+")[0] = 5.0
+    zarr.open_array(bad / "rois/pixels/weight", mode="r+")[0] = 5.0
     with pytest.raises(SystemExit) as fail:
         main.main(["validate", str(src), str(bad), "--json"], standalone_mode=False)
     assert fail.value.code == 1
     out = json.loads(capsys.readouterr().out)
-    assert out["ok"] is False and any(c["store_path"] == "/rois/weight" for c in out["checks"] if c["status"] != "ok")
+    assert out["ok"] is False and any(c["store_path"] == "/rois/pixels/weight" for c in out["checks"] if c["status"] != "ok")
     with pytest.raises(SystemExit) as usage:
         main.main(["validate", str(tmp_path / "missing.zarr")], standalone_mode=False)
     assert usage.value.code == 2

@@ -18,7 +18,6 @@ def test_every_variant_validates(variant_file, tmp_path, name):
     assert report.ok, report.summary()
 
 
-@pytest.mark.xfail(strict=True, reason="converter bug: an empty string dataset is stored as float64, not str")
 def test_empty_string_dataset_keeps_its_dtype(tmp_path):
     src = tmp_path / "e.nwb"
     with h5py.File(src, "w") as f:
