@@ -68,6 +68,10 @@ def write_generic_nwb1(path: str | os.PathLike[str], *, seed: int = 0) -> Path:
                                description=b"Tone amplitude", comments=b"pure tone, 5 kHz")
         _nwb.data(tone, np.repeat(np.array([0, 1, 0, 1, 0], dtype=np.float32), n // 5), unit=b"volts")
         _nwb.timestamps(tone, ts)
+        puff = _nwb.timeseries(stim, "air_puff", ancestry=[b"TimeSeries", b"IntervalSeries"],
+                               help="Stores the start and stop times for events", description=b"Air puffs")
+        _nwb.data(puff, np.array([1, -1, 1, -1], dtype=np.int8), unit=b"n/a")
+        _nwb.timestamps(puff, np.array([1.5, 1.6, 3.2, 3.3]))
 
         module = f.create_group("processing/ephys")
         filtered = _nwb.interface(module, "FilteredEphys", help=_HELP_FILTERED, source=b"acquisition")

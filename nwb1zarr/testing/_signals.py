@@ -130,25 +130,38 @@ def sparse_noise_frames(start: int, stop: int, shape: tuple[int, int], *, seed: 
 
 @dataclass(frozen=True)
 class RoiMask:
-    img_mask: np.ndarray         # float32 (H, W), 0/1
+    """One ROI as stored: ``pix_mask`` rows are (x, y) and ``img_mask[y, x] == pix_mask_weight``."""
+
+    fov: tuple[int, int]
     pix_mask: np.ndarray         # uint16 (K, 2), rows (x, y)
     pix_mask_weight: np.ndarray  # float32 (K,)
 
+    @property
+    def img_mask(self) -> np.ndarray:
+        """float32 (H, W) full-frame mask, built on demand (1 MB at 512x512)."""
+        img = np.zeros(self.fov, dtype=np.float32)
+        img[self.pix_mask[:, 1], self.pix_mask[:, 0]] = self.pix_mask_weight
+        return img
+
 
 def roi_masks(n_rois: int, fov: tuple[int, int], seed: int) -> list[RoiMask]:
-    """Elliptical 0/1 ROIs (may overlap), each with >= 1 pixel; ``img_mask[y, x] == weight``."""
+    """Elliptical 0/1 ROIs (may overlap), each with >= 1 pixel (its centre)."""
     g = rng(seed, 30)
     height, width = fov
     radius = max(1.5, min(fov) / 512 * 7)
-    yy, xx = np.mgrid[0:height, 0:width]
+    reach = int(np.ceil(radius * 1.3))
+    dy, dx = np.mgrid[-reach:reach + 1, -reach:reach + 1]
     masks = []
     for _ in range(n_rois):
         ry, rx = radius * g.uniform(0.7, 1.3, 2)
         cy = int(g.integers(int(ry), height - int(ry)))
         cx = int(g.integers(int(rx), width - int(rx)))
-        img = (((yy - cy) / ry) ** 2 + ((xx - cx) / rx) ** 2 <= 1).astype(np.float32)
-        ys, xs = np.nonzero(img)
-        masks.append(RoiMask(img, np.stack([xs, ys], axis=1).astype(np.uint16), img[ys, xs]))
+        inside = (dy / ry) ** 2 + (dx / rx) ** 2 <= 1
+        ys, xs = dy[inside] + cy, dx[inside] + cx
+        keep = (ys >= 0) & (ys < height) & (xs >= 0) & (xs < width)
+        order = np.lexsort((xs[keep], ys[keep]))  # row-major, like np.nonzero(img_mask)
+        pix = np.stack([xs[keep][order], ys[keep][order]], axis=1).astype(np.uint16)
+        masks.append(RoiMask(fov, pix, np.ones(len(pix), dtype=np.float32)))
     return masks
 
 
@@ -157,7 +170,7 @@ def max_projection(masks: list[RoiMask], fov: tuple[int, int], seed: int) -> np.
     background = smooth_frames(0, 1, fov, seed=seed, stream=31, drift=0.0)[0].astype(np.float64)
     image = 600 + 6 * background + rng(seed, 32).normal(0, 40, fov)
     for m in masks:
-        image += 900 * m.img_mask
+        image[m.pix_mask[:, 1], m.pix_mask[:, 0]] += 900 * m.pix_mask_weight
     return np.clip(image, 0, 65535).astype(np.uint16)
 
 

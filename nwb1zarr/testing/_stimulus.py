@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 import h5py
 import numpy as np
 
@@ -12,6 +14,7 @@ from ._text import HELP_FEATURES, HELP_INDEX, HELP_INTERVAL, HELP_TS, STIMULUS_C
 
 MONITOR_SIZE_M = (0.5184, 0.324)  # ASUS PA248Q panel; used as template field_of_view (guess)
 _STREAM = {name: 50 + i for i, name in enumerate(STIMULI)}
+_HELP = {"IntervalSeries": HELP_INTERVAL, "AbstractFeatureSeries": HELP_FEATURES, "IndexSeries": HELP_INDEX}
 _DG_TF = (1.0, 2.0, 4.0, 8.0, 15.0)
 _SG_SF = (0.02, 0.04, 0.08, 0.16, 0.32)
 
@@ -53,26 +56,22 @@ def write_presentation(parent: h5py.Group, name: str, epochs: list[Epoch], ts: n
     """One presentation group; timestamps are the trace timestamps at each start frame."""
     start, end = presentations(epochs, name)
     group_name = f"{name}_stimulus"
-    common = {"comments": STIMULUS_COMMENTS.encode(), "description": group_name.encode()}
     series = STIMULI[name].series
+    g = _nwb.timeseries(parent, group_name, ancestry=[b"TimeSeries", series.encode()], help=_HELP[series],
+                        comments=STIMULUS_COMMENTS.encode(), description=group_name.encode(),
+                        **({"missing_fields": [b"feature_units"]} if series == "AbstractFeatureSeries" else {}))
     if series == "IntervalSeries":
-        g = _nwb.timeseries(parent, group_name, ancestry=[b"TimeSeries", b"IntervalSeries"],
-                            help=HELP_INTERVAL, **common)
         events = np.ravel(np.column_stack([start, end]))
         _nwb.data(g, np.tile(np.array([1, -1], dtype=np.int8), start.size), unit=b"interval")
         _nwb.custom(g, "frame_duration", np.column_stack([events, events]).astype(np.int64))
         _nwb.timestamps(g, ts[events])
         return
     if series == "AbstractFeatureSeries":
-        g = _nwb.timeseries(parent, group_name, ancestry=[b"TimeSeries", b"AbstractFeatureSeries"],
-                            help=HELP_FEATURES, missing_fields=[b"feature_units"], **common)
         features, values = grating_features(name, start.size, spec.seed)
         _nwb.data(g, values, unit=b"see 'feature_units'")
         _h5.strings(g, "features", features, pad=1)
         _nwb.custom(g, "frame_duration", np.column_stack([start, end]).astype(np.float32))
     else:
-        g = _nwb.timeseries(parent, group_name, ancestry=[b"TimeSeries", b"IndexSeries"],
-                            help=HELP_INDEX, **common)
         _nwb.data(g, frame_indices(name, start.size, spec), unit=b"frame")
         _nwb.custom(g, "frame_duration", np.column_stack([start, end]).astype(np.int64))
         target = f"/stimulus/templates/{name}_image_stack"
@@ -80,7 +79,8 @@ def write_presentation(parent: h5py.Group, name: str, epochs: list[Epoch], ts: n
     _nwb.timestamps(g, ts[start])
 
 
-def _template_block(name: str, shape: tuple[int, int], seed: int, dtype: str):
+def _template_block(name: str, shape: tuple[int, int], seed: int, dtype: str
+                    ) -> Callable[[int, int], np.ndarray]:
     stream = _STREAM[name]
     if name.startswith("locally_sparse_noise"):
         return lambda a, b: _signals.sparse_noise_frames(a, b, shape, seed=seed, stream=stream)
