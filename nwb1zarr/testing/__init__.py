@@ -12,10 +12,8 @@ Example:
 
 from ._generic import write_generic_nwb1
 from ._session import write_session
+from ._signals import PIX_MASK_COLUMNS
 from ._spec import PIPELINE_VERSIONS, SESSION_TYPES, VARIANTS, SessionSpec
-
-PIX_MASK_COLUMNS = ("x", "y")
-"""Column order of every ``pix_mask`` row; ``img_mask[y, x] == pix_mask_weight`` (x = column index)."""
 
 __all__ = ["PIPELINE_VERSIONS", "PIX_MASK_COLUMNS", "SESSION_TYPES", "VARIANTS", "SessionSpec",
            "write_generic_nwb1", "write_session"]

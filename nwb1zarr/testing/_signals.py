@@ -8,6 +8,9 @@ from dataclasses import dataclass
 import numpy as np
 
 FRAME_PERIOD = 0.03322  # s, 2p acquisition (~30.1 Hz)
+PIX_MASK_COLUMNS = ("x", "y")
+"""Column order of every ``pix_mask`` row (NWB 1.0 spec / ainwb): x = column index, y = row index,
+so ``img_mask[y, x] == pix_mask_weight``.  Independent of :class:`SessionSpec`."""
 _KERNEL = (np.exp(-np.arange(90) / 12.0) * (1 - np.exp(-np.arange(90) / 1.5))).astype(np.float32)
 
 
@@ -130,7 +133,7 @@ def sparse_noise_frames(start: int, stop: int, shape: tuple[int, int], *, seed: 
 
 @dataclass(frozen=True)
 class RoiMask:
-    """One ROI as stored: ``pix_mask`` rows are (x, y) and ``img_mask[y, x] == pix_mask_weight``."""
+    """One ROI as stored: ``pix_mask`` rows follow :data:`PIX_MASK_COLUMNS`."""
 
     fov: tuple[int, int]
     pix_mask: np.ndarray         # uint16 (K, 2), rows (x, y)
@@ -140,8 +143,16 @@ class RoiMask:
     def img_mask(self) -> np.ndarray:
         """float32 (H, W) full-frame mask, built on demand (1 MB at 512x512)."""
         img = np.zeros(self.fov, dtype=np.float32)
-        img[self.pix_mask[:, 1], self.pix_mask[:, 0]] = self.pix_mask_weight
+        img[self.rows, self.cols] = self.pix_mask_weight
         return img
+
+    @property
+    def rows(self) -> np.ndarray:
+        return self.pix_mask[:, PIX_MASK_COLUMNS.index("y")]
+
+    @property
+    def cols(self) -> np.ndarray:
+        return self.pix_mask[:, PIX_MASK_COLUMNS.index("x")]
 
 
 def roi_masks(n_rois: int, fov: tuple[int, int], seed: int) -> list[RoiMask]:
@@ -160,7 +171,8 @@ def roi_masks(n_rois: int, fov: tuple[int, int], seed: int) -> list[RoiMask]:
         ys, xs = dy[inside] + cy, dx[inside] + cx
         keep = (ys >= 0) & (ys < height) & (xs >= 0) & (xs < width)
         order = np.lexsort((xs[keep], ys[keep]))  # row-major, like np.nonzero(img_mask)
-        pix = np.stack([xs[keep][order], ys[keep][order]], axis=1).astype(np.uint16)
+        coords = {"x": xs[keep][order], "y": ys[keep][order]}
+        pix = np.stack([coords[c] for c in PIX_MASK_COLUMNS], axis=1).astype(np.uint16)
         masks.append(RoiMask(fov, pix, np.ones(len(pix), dtype=np.float32)))
     return masks
 
@@ -170,7 +182,7 @@ def max_projection(masks: list[RoiMask], fov: tuple[int, int], seed: int) -> np.
     background = smooth_frames(0, 1, fov, seed=seed, stream=31, drift=0.0)[0].astype(np.float64)
     image = 600 + 6 * background + rng(seed, 32).normal(0, 40, fov)
     for m in masks:
-        image[m.pix_mask[:, 1], m.pix_mask[:, 0]] += 900 * m.pix_mask_weight
+        image[m.rows, m.cols] += 900 * m.pix_mask_weight
     return np.clip(image, 0, 65535).astype(np.uint16)
 
 
