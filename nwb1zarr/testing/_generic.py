@@ -11,7 +11,7 @@ import numpy as np
 
 from . import _h5, _nwb, _signals
 from ._metadata import ctime
-from ._text import HELP_SPATIAL, HELP_TS, NWB_VERSION
+from ._text import HELP_INTERVAL, HELP_SPATIAL, HELP_TS, NWB_VERSION
 
 _HELP_FILTERED = "Ephys data from one or more channels that has been subjected to filtering"
 
@@ -69,7 +69,7 @@ def write_generic_nwb1(path: str | os.PathLike[str], *, seed: int = 0) -> Path:
         _nwb.data(tone, np.repeat(np.array([0, 1, 0, 1, 0], dtype=np.float32), n // 5), unit=b"volts")
         _nwb.timestamps(tone, ts)
         puff = _nwb.timeseries(stim, "air_puff", ancestry=[b"TimeSeries", b"IntervalSeries"],
-                               help="Stores the start and stop times for events", description=b"Air puffs")
+                               help=HELP_INTERVAL, description=b"Air puffs")
         _nwb.data(puff, np.array([1, -1, 1, -1], dtype=np.int8), unit=b"n/a")
         _nwb.timestamps(puff, np.array([1.5, 1.6, 3.2, 3.3]))
 

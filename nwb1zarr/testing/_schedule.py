@@ -102,8 +102,8 @@ def _initial_counts(spec: SessionSpec, order: tuple[str, ...]) -> list[int]:
             counts.append(1)
         else:
             total = round(stim.count * spec.template_scale)
-            if stim.template is not None and stim.kind == "flash" and not stim.scale_pixels:
-                total = min(total, template_shape(name, spec.template_scale)[0])  # LSN shows each frame once
+            if not stim.scale_pixels:  # locally sparse noise shows each template frame once
+                total = min(total, template_shape(name, spec.template_scale)[0])
             share = total // n_epochs + (1 if occurrence < total % n_epochs else 0)
             counts.append(max(_min_count(stim), share))
     return counts
