@@ -191,7 +191,13 @@ def test_general(variant) -> None:
 
 def test_dataset_storage_rules(variant) -> None:
     _, f = variant
+    scalars = ("num_samples", "bits_per_pixel", "format", "imaging_plane", "roi_description", "description")
     for name, dset in datasets(f).items():
+        leaf = name.rsplit("/", 1)[-1]
+        if leaf in scalars or leaf.endswith("_path"):
+            assert dset.shape == (), f"{name} must be an HDF5 scalar"
+        if leaf == "num_samples":
+            assert dset.dtype == np.int32
         if name in ("file_create_date",) or name.endswith("2p_image_series/data") or name == f"{CORRECTED}/data":
             continue
         if dset.dtype.kind == "S" or dset.shape == ():
