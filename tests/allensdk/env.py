@@ -84,8 +84,11 @@ def find_python() -> str:
 
 
 def _python_tag(python: str) -> str:
-    out = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
-                         capture_output=True, text=True, check=True)
+    try:
+        out = subprocess.run([python, "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+                             capture_output=True, text=True, check=True)
+    except (OSError, subprocess.CalledProcessError) as exc:
+        raise AllenSDKEnvError(f"cannot run {python}: {exc}") from exc
     return out.stdout.strip()
 
 
@@ -139,6 +142,8 @@ def _run(cmd: list[str], what: str) -> None:
         out = subprocess.run(cmd, capture_output=True, text=True, timeout=INSTALL_TIMEOUT_S)
     except subprocess.TimeoutExpired as exc:
         raise AllenSDKEnvError(f"{what} timed out after {INSTALL_TIMEOUT_S} s: {' '.join(cmd)}") from exc
+    except OSError as exc:
+        raise AllenSDKEnvError(f"{what} could not start: {' '.join(cmd)}: {exc}") from exc
     if out.returncode != 0:
         tail = "\n".join((out.stdout + out.stderr).strip().splitlines()[-40:])
         raise AllenSDKEnvError(f"{what} failed (exit {out.returncode}): {' '.join(cmd)}\n{tail}")
