@@ -107,7 +107,9 @@ def mutate_one(store: Path, draw) -> tuple[str, tuple[int, ...]]:
     if value.dtype.kind in "OUT":
         array[index] = str(value[()]) + "!"
     else:
-        bits = value.reshape(1).view(f"u{value.dtype.itemsize}") ^ 1
+        # floats: flip the top mantissa bit, which survives any NaN canonicalisation (NaN -> inf)
+        flip = 1 << (np.finfo(value.dtype).nmant - 1) if value.dtype.kind == "f" else 1
+        bits = value.reshape(1).view(f"u{value.dtype.itemsize}") ^ np.array(flip).astype(f"u{value.dtype.itemsize}")
         array[index] = bits.view(value.dtype)[0]
     return path, index
 
