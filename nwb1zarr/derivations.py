@@ -12,18 +12,12 @@ from typing import Any
 import numpy as np
 
 from .errors import SourceDataError
+from .registry import Registry
 
 Reader = Callable[[str], np.ndarray]
 Derivation = Callable[..., np.ndarray]
-DERIVATIONS: dict[str, Derivation] = {}
-
-
-def register(name: str) -> Callable[[Derivation], Derivation]:
-    def add(fn: Derivation) -> Derivation:
-        DERIVATIONS[name] = fn
-        return fn
-
-    return add
+DERIVATIONS = Registry("derivation")
+register = DERIVATIONS.register
 
 
 @register("movie_repeat")

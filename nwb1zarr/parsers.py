@@ -3,19 +3,14 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-PARSERS: dict[str, Callable[..., Any]] = {}
+from .registry import Registry
 
-
-def register(name: str) -> Callable[[Callable[..., Any]], Callable[..., Any]]:
-    def add(fn: Callable[..., Any]) -> Callable[..., Any]:
-        PARSERS[name] = fn
-        return fn
-
-    return add
+PARSERS = Registry("metadata parser")
+register = PARSERS.register
 
 
 @register("int")

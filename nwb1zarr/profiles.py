@@ -36,10 +36,10 @@ class Profile:
 def parse_profile(raw: Any, *, origin: str) -> Profile:
     """Check a profile document against the schema and return it typed.
 
-    >>> parse_profile({"name": "x"}, origin="inline")
+    >>> parse_profile({"name": "x", "title": "X", "priority": 0, "requires": []}, origin="x.json")
     Traceback (most recent call last):
     ...
-    nwb1zarr.errors.ProfileError: inline: profile does not follow profile.schema.json at /: 'title' is a required property
+    nwb1zarr.errors.ProfileError: x.json: profile does not follow profile.schema.json at /: 'rules' is a required property
     """
     validator = jsonschema.Draft202012Validator(load_schema_file(PROFILE_SCHEMA))
     errors = sorted(validator.iter_errors(raw), key=lambda e: (list(e.absolute_path), e.message))
@@ -47,8 +47,29 @@ def parse_profile(raw: Any, *, origin: str) -> Profile:
         first = errors[0]
         where = "/" + "/".join(str(p) for p in first.absolute_path)
         raise ProfileError(f"profile does not follow {PROFILE_SCHEMA} at {where}: {first.message}", file=origin)
+    _check_names(raw, origin)
     return Profile(raw["name"], raw["title"], raw["priority"], tuple(raw["requires"]),
                    tuple(raw.get("metadata", ())), tuple(raw["rules"]), origin)
+
+
+def _check_names(raw: Any, origin: str) -> None:
+    """Every transform, derivation and parser a profile names must be registered (profiles hold no code)."""
+    from .derivations import DERIVATIONS
+    from .parsers import PARSERS
+    from .transforms import TRANSFORMS
+
+    named = [(PARSERS, step["name"]) for item in raw.get("metadata", ()) for step in item.get("parse", ())]
+    for rule in raw["rules"]:
+        for var in rule["variables"]:
+            named += [(TRANSFORMS, step["name"]) for step in var.get("transform", ())]
+            if "derive" in var:
+                named.append((DERIVATIONS, var["derive"]["name"]))
+    for registry, name in named:
+        if name not in registry:
+            try:
+                registry[name]
+            except ProfileError as exc:
+                raise ProfileError(exc.message, file=origin) from None
 
 
 def shipped_profiles() -> list[Profile]:

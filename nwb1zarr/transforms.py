@@ -14,17 +14,11 @@ import dask.array as da
 import numpy as np
 
 from .errors import SourceDataError
+from .registry import Registry
 
 Transform = Callable[..., Any]
-TRANSFORMS: dict[str, Transform] = {}
-
-
-def register(name: str) -> Callable[[Transform], Transform]:
-    def add(fn: Transform) -> Transform:
-        TRANSFORMS[name] = fn
-        return fn
-
-    return add
+TRANSFORMS = Registry("transform")
+register = TRANSFORMS.register
 
 
 @register("column")

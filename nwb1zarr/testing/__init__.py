@@ -17,7 +17,7 @@ Example:
     >>> from nwb1zarr.testing import VARIANTS, SessionSpec, write_session
     >>> path = write_session("b.nwb", SessionSpec.tiny(session_type="three_session_B"))  # doctest: +SKIP
     >>> sorted(VARIANTS)[:2]
-    ['A', 'A_no_eye']
+    ['A', 'A_no_extra_frame']
 """
 
 from ._generic import write_generic_nwb1
