@@ -39,7 +39,7 @@ def parse_profile(raw: Any, *, origin: str) -> Profile:
     >>> parse_profile({"name": "x", "title": "X", "priority": 0, "requires": []}, origin="x.json")
     Traceback (most recent call last):
     ...
-    nwb1zarr.errors.ProfileError: x.json: profile does not follow profile.schema.json at /: 'rules' is a required property
+    nwb1zarr.errors.ProfileError: x.json: profile does not follow profile.schema.json at /: 'rules' is a ...property
     """
     validator = jsonschema.Draft202012Validator(load_schema_file(PROFILE_SCHEMA))
     errors = sorted(validator.iter_errors(raw), key=lambda e: (list(e.absolute_path), e.message))
