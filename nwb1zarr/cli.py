@@ -2,15 +2,18 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
+import signal
 import sys
 import tempfile
+from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import click
 
-from .errors import Nwb1ZarrError
+from .errors import Interrupted, Nwb1ZarrError
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 
@@ -32,6 +35,23 @@ class _Progress:
             self.last = line
         if done >= total:
             click.echo("", err=True)
+
+
+@contextlib.contextmanager
+def _terminate_as_interrupt() -> Iterator[None]:
+    """Treat SIGTERM like Ctrl-C while converting, so the partial store is removed either way."""
+    def handler(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    try:
+        previous = signal.signal(signal.SIGTERM, handler)
+    except ValueError:  # not the main thread
+        yield
+        return
+    try:
+        yield
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _fail(exc: Nwb1ZarrError) -> None:
@@ -57,15 +77,35 @@ def main() -> None:
 def convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, profile: str | None,
             run_validate: bool, report_path: Path | None, progress: bool | None) -> None:
     """Convert SRC (NWB 1.0) to a Zarr store at DST (default: SRC with .zarr)."""
+    from .convert import default_destination
+    from .supervise import can_supervise, supervised
+
+    args = (src, dst, overwrite, zarr_format, profile, run_validate, report_path, progress)
+    if can_supervise():  # a child converts; a hung or crashed libhdf5 still ends in one line
+        sys.exit(supervised(lambda: _convert(*args) or EXIT_OK, src=src, dst=dst or default_destination(src)))
+    _convert(*args)
+
+
+def _convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, profile: str | None,
+             run_validate: bool, report_path: Path | None, progress: bool | None) -> None:
     from .convert import convert as do_convert
 
     show = sys.stderr.isatty() if progress is None else progress
     try:
-        report = do_convert(src, dst, overwrite=overwrite, zarr_format=int(zarr_format), profile=profile,
-                            validate=run_validate, progress=_Progress(show))
+        with _terminate_as_interrupt():
+            report = do_convert(src, dst, overwrite=overwrite, zarr_format=int(zarr_format), profile=profile,
+                                validate=run_validate, progress=_Progress(show))
     except Nwb1ZarrError as exc:
         _fail(exc)
         return
+    except KeyboardInterrupt:
+        _fail(Interrupted("interrupted; nothing was written to the destination", file=str(src)))
+        return
+    except Exception as exc:  # a bug: still one line, never a traceback
+        _fail(Nwb1ZarrError(f"internal error ({type(exc).__name__}: {exc}); please report this", file=str(src)))
+        return
+    if report.profile_note:
+        click.echo(f"note: profile {report.profile} chosen ({report.profile_note})")
     if report_path:
         report_path.write_text(json.dumps(report.to_dict(), indent=1, default=str))
     counts = ", ".join(f"{v} {k}" for k, v in sorted(report.counts.items()))

@@ -46,3 +46,43 @@ class StoreError(Nwb1ZarrError):
     """A store is not a readable nwb1zarr store."""
 
     exit_code = 2
+
+
+class WriteError(DestinationError):
+    """Writing the store failed part way (disk full, I/O error); nothing was left at the destination."""
+
+    exit_code = 1
+
+
+class Interrupted(Nwb1ZarrError):
+    """The conversion was interrupted (SIGINT / SIGTERM); nothing was left at the destination."""
+
+    exit_code = 130
+
+
+_HDF5_REASONS = (
+    ("filter returned failure", "a compressed chunk cannot be decoded (corrupt data)"),
+    ("truncated file", "the file is truncated"),
+    ("addr overflow", "an address points past the end of the file (truncated or corrupt)"),
+    ("bad object header", "a corrupt object header"),
+    ("incorrect metadata checksum", "a corrupt metadata block (checksum mismatch)"),
+    ("bad symbol table", "a corrupt group symbol table"),
+    ("bad local heap", "a corrupt group name heap"),
+    ("bad global heap", "a corrupt variable-length data heap"),
+    ("wrong B-tree signature", "a corrupt chunk index (B-tree)"),
+)
+
+
+def hdf5_reason(exc: BaseException) -> str:
+    """A short one-line reason for an h5py/HDF5 exception (the HDF5 wording kept in parentheses).
+
+    >>> hdf5_reason(OSError("Can't synchronously read data (filter returned failure during read)"))
+    'a compressed chunk cannot be decoded (corrupt data) (filter returned failure during read)'
+    """
+    text = " ".join(str(exc).split()) or type(exc).__name__
+    inner = text.rsplit("(", 1)[-1].rstrip(")") if text.endswith(")") and "(" in text else text
+    lowered = text.lower()
+    for needle, plain in _HDF5_REASONS:
+        if needle in lowered:
+            return f"{plain} ({inner[:160]})"
+    return text[:200]

@@ -8,6 +8,7 @@ Dataset values are not read here: :meth:`LegacyTree.dataset` hands out the h5py 
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -17,7 +18,7 @@ import h5py
 import numpy as np
 
 from .attrs import decode_bytes, normalize, normalize_attrs
-from .errors import InputError, SourceDataError
+from .errors import InputError, SourceDataError, hdf5_reason
 from .typemap import TypeMap
 
 NodeKind = Literal["group", "dataset", "soft_link", "external_link", "hard_link"]
@@ -122,8 +123,9 @@ class LegacyTree:
         """Read a whole (small) dataset: strings decoded to str, arrays as numpy arrays."""
         try:
             value = self.dataset(path)[()]
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise SourceDataError(f"cannot read dataset: {exc}", file=str(self.source), path=path) from exc
+        except (OSError, RuntimeError, ValueError, TypeError, KeyError) as exc:
+            raise SourceDataError(f"cannot read dataset (damaged or truncated?): {hdf5_reason(exc)}",
+                                  file=str(self.source), path=path) from exc
         return decode_value(value)
 
     def read_text(self, path: str) -> str | None:
@@ -157,47 +159,87 @@ HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 def open_hdf5(path: Path) -> h5py.File:
     """Open a file read-only, turning every way it can fail into a one-line InputError."""
     where = str(path)
-    if not path.exists():
-        raise InputError("no such file", file=where)
-    if path.is_dir():
-        raise InputError("is a directory, expected an NWB 1.0 HDF5 file", file=where)
-    size = path.stat().st_size
-    if size == 0:
-        raise InputError("file is empty (0 bytes), expected an NWB 1.0 HDF5 file", file=where)
     try:
+        if not path.exists():
+            raise InputError("no such file", file=where)
+        if path.is_dir():
+            raise InputError("is a directory, expected an NWB 1.0 HDF5 file", file=where)
+        if not path.is_file():
+            raise InputError("not a regular file, expected an NWB 1.0 HDF5 file", file=where)
+        size = path.stat().st_size
+        if size == 0:
+            raise InputError("file is empty (0 bytes), expected an NWB 1.0 HDF5 file", file=where)
         with path.open("rb") as fh:
             head = fh.read(8)
     except OSError as exc:
         raise InputError(f"cannot read file: {exc.strerror or exc}", file=where) from exc
-    if head != HDF5_SIGNATURE and not h5py.is_hdf5(where):
+    if head != HDF5_SIGNATURE and not _is_hdf5(where):
         raise InputError("not an HDF5 file (no HDF5 signature); expected an NWB 1.0 file", file=where)
     try:
         return h5py.File(where, "r")
-    except OSError as exc:
-        reason = str(exc).split("(", 1)[-1].rstrip(")") if "(" in str(exc) else str(exc)
-        raise InputError(f"cannot open as HDF5 (truncated or damaged?): {reason}", file=where) from exc
+    except (OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
+        raise InputError(_open_failure(exc, size), file=where) from exc
+
+
+def _is_hdf5(where: str) -> bool:
+    """h5py.is_hdf5, which also finds a signature after a user block (at 512, 1024, ... bytes)."""
+    try:
+        return bool(h5py.is_hdf5(where))
+    except (OSError, RuntimeError, ValueError):
+        return False
+
+
+def _open_failure(exc: BaseException, size: int) -> str:
+    text = " ".join(str(exc).split())
+    match = re.search(r"truncated file: eof = (\d+).*stored_eof = (\d+)", text)
+    if match:
+        have, want = int(match.group(1)), int(match.group(2))
+        return (f"file is truncated: {have} of {want} bytes present ({100 * have / want:.1f}%); "
+                "incomplete download? fetch it again")
+    return f"cannot open as HDF5 (damaged or truncated?): {hdf5_reason(exc)}"
 
 
 def check_nwb1(file: h5py.File, path: Path) -> None:
     """Refuse files that are not NWB 1.0, saying what they are instead."""
     where = str(path)
-    root_version = file.attrs.get("nwb_version")
+    try:
+        root_version = file.attrs.get("nwb_version")
+    except (OSError, RuntimeError, ValueError, TypeError, KeyError) as exc:
+        raise InputError(f"cannot read root attributes (damaged?): {hdf5_reason(exc)}", file=where,
+                         path="/") from exc
     if root_version is not None:
         version = normalize(root_version)
+        version = version[0] if isinstance(version, list) and version else version
         raise InputError(f"this is an NWB {version} file, not NWB 1.0; open it with pynwb "
                          "(pip install pynwb) instead", file=where, path="/")
     try:
         node = file.get("nwb_version", getlink=True)
         value = file["nwb_version"][()] if isinstance(node, h5py.HardLink) else None
-    except (OSError, KeyError, RuntimeError) as exc:
-        raise InputError(f"cannot read nwb_version: {exc}", file=where, path="/nwb_version") from exc
+    except (OSError, KeyError, RuntimeError, ValueError, TypeError) as exc:
+        raise InputError(f"cannot read nwb_version: {hdf5_reason(exc)}", file=where, path="/nwb_version") from exc
     if value is None:
+        if _looks_like_nwb2(file):
+            raise InputError("this looks like an NWB 2 file (no NWB 1.0 /nwb_version dataset); open it with "
+                             "pynwb (pip install pynwb) instead", file=where, path="/")
         raise InputError("not an NWB file: no /nwb_version dataset", file=where, path="/nwb_version")
     text = normalize(value)
     text = text[0] if isinstance(text, list) and text else text
     if not isinstance(text, str) or not (text.startswith("NWB-1.") or text.startswith("1.")):
-        raise InputError(f"unsupported NWB version {text!r}; nwb1zarr reads NWB 1.0.x files",
+        if isinstance(text, str) and (text.startswith("NWB-2") or text.startswith("2.")):
+            raise InputError(f"this is an NWB {text} file, not NWB 1.0; open it with pynwb "
+                             "(pip install pynwb) instead", file=where, path="/nwb_version")
+        raise InputError(f"unsupported NWB version {str(text)[:80]!r}; nwb1zarr reads NWB 1.0.x files",
                          file=where, path="/nwb_version")
+
+
+def _looks_like_nwb2(file: h5py.File) -> bool:
+    try:
+        return ".specloc" in file.attrs or "specifications" in file or file.attrs.get("namespace") is not None
+    except (OSError, RuntimeError, ValueError, TypeError, KeyError):
+        return False
+
+
+_READ_ERRORS = (OSError, KeyError, RuntimeError, ValueError, TypeError)
 
 
 def _walk(file: h5py.File, typemap: TypeMap, where: str) -> dict[str, Node]:
@@ -209,15 +251,23 @@ def _walk(file: h5py.File, typemap: TypeMap, where: str) -> dict[str, Node]:
         try:
             group = file[path]
             names = sorted(group.keys())
-        except (OSError, KeyError, RuntimeError) as exc:
-            raise SourceDataError(f"cannot list group: {exc}", file=where, path=path) from exc
+        except _READ_ERRORS as exc:
+            raise SourceDataError(f"cannot list group (damaged or truncated?): {hdf5_reason(exc)}",
+                                  file=where, path=path) from exc
         attrs = _attrs(group, file, where, path)
         nodes[path] = Node(path, "group", attrs=attrs, children=tuple(names),
                            legacy_type=typemap.type_of(name=path.rsplit("/", 1)[-1], is_group=True, attrs=attrs))
-        seen_objects.setdefault(_address(group), path)
+        try:
+            seen_objects.setdefault(_address(group), path)
+        except _READ_ERRORS as exc:
+            raise SourceDataError(f"cannot read group header: {hdf5_reason(exc)}", file=where, path=path) from exc
         for name in reversed(names):
             child = join(path, name)
-            link = group.get(name, getlink=True)
+            try:
+                link = group.get(name, getlink=True)
+            except _READ_ERRORS as exc:
+                raise SourceDataError(f"cannot read link (damaged or truncated?): {hdf5_reason(exc)}",
+                                      file=where, path=child) from exc
             if isinstance(link, h5py.SoftLink):
                 nodes[child] = Node(child, "soft_link", target=link.path)
                 continue
@@ -226,20 +276,30 @@ def _walk(file: h5py.File, typemap: TypeMap, where: str) -> dict[str, Node]:
                 continue
             try:
                 obj = group[name]
-            except (OSError, KeyError, RuntimeError) as exc:
-                raise SourceDataError(f"cannot open object: {exc}", file=where, path=child) from exc
-            address = _address(obj)
+                address = _address(obj)
+            except _READ_ERRORS as exc:
+                raise SourceDataError(f"cannot open object (damaged or truncated?): {hdf5_reason(exc)}",
+                                      file=where, path=child) from exc
             if address in seen_objects:
                 nodes[child] = Node(child, "hard_link", target=seen_objects[address])
                 continue
             seen_objects[address] = child
             if isinstance(obj, h5py.Group):
                 stack.append(child)
-            else:
+            elif isinstance(obj, h5py.Dataset):
                 attrs = _attrs(obj, file, where, child)
-                nodes[child] = Node(child, "dataset", attrs=attrs, shape=tuple(obj.shape), dtype=obj.dtype,
-                                    string_kind=string_kind(obj.dtype),
+                try:
+                    shape = None if obj.shape is None else tuple(obj.shape)  # None: null dataspace (h5py.Empty)
+                    dtype = obj.dtype
+                    kind = string_kind(dtype)
+                except _READ_ERRORS as exc:
+                    raise SourceDataError(f"cannot read dataset header: {hdf5_reason(exc)}",
+                                          file=where, path=child) from exc
+                nodes[child] = Node(child, "dataset", attrs=attrs, shape=shape, dtype=dtype, string_kind=kind,
                                     legacy_type=typemap.type_of(name=name, is_group=False, attrs=attrs))
+            else:  # a committed datatype: no values, nothing to convert
+                nodes[child] = Node(child, "dataset", attrs=_attrs(obj, file, where, child), shape=None,
+                                    dtype=None)
     return dict(sorted(nodes.items(), key=lambda kv: kv[0].split("/")))
 
 
@@ -251,5 +311,6 @@ def _address(obj: h5py.HLObject) -> Any:
 def _attrs(obj: h5py.HLObject, file: h5py.File, where: str, path: str) -> dict[str, Any]:
     try:
         return normalize_attrs(obj.attrs, file=file)
-    except (OSError, RuntimeError, KeyError) as exc:
-        raise SourceDataError(f"cannot read attributes: {exc}", file=where, path=path) from exc
+    except _READ_ERRORS as exc:
+        raise SourceDataError(f"cannot read attributes (damaged or truncated?): {hdf5_reason(exc)}",
+                              file=where, path=path) from exc

@@ -1,29 +1,53 @@
-"""Turning HDF5 names into store node names that Zarr and xarray accept, reversibly."""
+"""Turning HDF5 names into store node names that Zarr and xarray accept, reversibly.
+
+Rules (documented in docs/faults.md):
+
+- characters outside letters, digits and ``_SAFE`` are %-escaped as UTF-8 (so ``/``, ``\\``, ``%``,
+  control characters and non-ASCII text never reach the file system raw);
+- names made only of dots (``.``, ``..``, ``...``) have every dot escaped (``%2E``);
+- a leading ``__`` (reserved by Zarr v3) becomes ``%5F_``; the empty name becomes ``%00``;
+- a name whose escaped form is longer than :data:`MAX_NAME_BYTES` is cut and given a hash suffix
+  (``<prefix>~<12 hex digits>``); it can no longer be inverted by :func:`source_name`, but every kept
+  node records its HDF5 path in the ``nwb1_path`` attribute.
+"""
 
 from __future__ import annotations
 
+import hashlib
+import re
 from urllib.parse import quote, unquote
 
-# Zarr v3 forbids '/' in a name, empty names, '.' and '..', and names starting with '__'.
+# Zarr v3 forbids '/' in a name, empty names, names made only of '.', and names starting with '__'.
 _SAFE = " !\"#$&'()*+,-:;<=>?@[]^_`{|}~"
+MAX_NAME_BYTES = 160
+"""Longest store name (bytes); file systems allow 255 per path component and Zarr adds suffixes."""
+_HASH_CHARS = 12
 
 
 def store_name(name: str) -> str:
     """A node or variable name safe for Zarr/xarray; ordinary names are returned unchanged.
 
-    >>> store_name("imaging depth"), store_name(".."), store_name("__x")
-    ('imaging depth', '%2E%2E', '%5F_x')
+    >>> store_name("imaging depth"), store_name(".."), store_name("__x"), store_name("a\\\\b")
+    ('imaging depth', '%2E%2E', '%5F_x', 'a%5Cb')
+    >>> len(store_name("x" * 300)) <= MAX_NAME_BYTES
+    True
     """
-    if name in (".", ".."):
-        return name.replace(".", "%2E")
+    if name and set(name) == {"."}:
+        return "%2E" * len(name)
     out = quote(name, safe=_SAFE)
     if out.startswith("__"):
         out = "%5F" + out[1:]
-    return out or "%00"
+    out = out or "%00"
+    if len(out) > MAX_NAME_BYTES:
+        digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_CHARS]
+        head = out[: MAX_NAME_BYTES - _HASH_CHARS - 1]
+        head = re.sub(r"%[0-9A-F]?$", "", head)  # never cut an escape in half
+        out = f"{head}~{digest}"
+    return out
 
 
 def source_name(name: str) -> str:
-    """Inverse of :func:`store_name`."""
+    """Inverse of :func:`store_name` (except for names shortened with a hash suffix)."""
     return "" if name == "%00" else unquote(name)
 
 

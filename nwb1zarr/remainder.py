@@ -9,7 +9,7 @@ import h5py
 import numpy as np
 
 from .legacy_tree import LegacyTree, Node
-from .names import store_path
+from .names import store_name, store_path
 from .plan_model import Account, Entry
 
 NWB1_ROOT = "/nwb1"
@@ -19,13 +19,20 @@ def unsupported_reason(node: Node) -> str | None:
     """Why a dataset cannot be kept as an array (None when it can)."""
     dtype = node.dtype
     if dtype is None:
-        return "no dtype"
+        return "not a dataset (committed datatype): no values to convert"
+    if node.shape is None:
+        return "HDF5 null dataspace (h5py.Empty): the dataset has no value; its attributes are not converted"
     if node.string_kind is not None:
         return None
     if h5py.check_ref_dtype(dtype) is not None:
         return None  # kept as strings "<ref:/target/path>"
     if dtype.names:
-        return None  # kept as one variable per field
+        for name in dtype.names:  # kept as one variable per field, when every field is a plain value
+            field = dtype.fields[name][0]
+            if field.shape or field.names or (h5py.check_vlen_dtype(field) is not None
+                                              and h5py.check_string_dtype(field) is None):
+                return f"compound field {name!r} has dtype {field} (array, nested or variable-length field)"
+        return None
     if h5py.check_vlen_dtype(dtype) is not None:
         return f"variable-length {h5py.check_vlen_dtype(dtype)} arrays have no Zarr equivalent"
     if h5py.check_enum_dtype(dtype) is not None:
@@ -48,10 +55,17 @@ def kept_variables(node: Node) -> list[tuple[str, str, tuple[str, ...]]]:
     if node.string_kind is not None or h5py.check_ref_dtype(dtype) is not None:
         return [(base, "str", dims)]
     if dtype.names:
-        return [(f"{base}.{field}", str(np.dtype(dtype.fields[field][0])), dims) for field in dtype.names]
+        return [(f"{base}.{store_name(field)}", _field_dtype(dtype.fields[field][0]), dims) for field in dtype.names]
     if h5py.check_enum_dtype(dtype) is not None:
         return [(base, str(dtype.base), dims)]
     return [(base, str(dtype), dims)]
+
+
+def _field_dtype(dtype: np.dtype) -> str:
+    """The store dtype of one compound field: strings and references become "str"."""
+    if h5py.check_string_dtype(dtype) is not None or h5py.check_ref_dtype(dtype) is not None:
+        return "str"
+    return str(np.dtype(dtype))
 
 
 def account_remainder(tree: LegacyTree, entries: list[Entry]

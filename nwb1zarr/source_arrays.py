@@ -11,8 +11,9 @@ import numpy as np
 from .attrs import normalize
 from .chunking import choose_chunks
 from .derivations import derive
-from .errors import SourceDataError
+from .errors import SourceDataError, hdf5_reason
 from .legacy_tree import LegacyTree, decode_value
+from .names import source_name, store_name
 from .plan_model import Entry
 from .transforms import apply_steps
 
@@ -48,10 +49,11 @@ def _is_string(tree: LegacyTree, entry: Entry) -> bool:
 
 
 def _field(entry: Entry) -> str | None:
+    """The compound field an entry holds ('data.x' kept from compound 'data'), or None."""
     name = entry.store_path.rsplit("/", 1)[1]
-    source_name = entry.sources[0].rsplit("/", 1)[1] if entry.sources else ""
-    if "." in name and name != source_name and name.startswith(source_name + "."):
-        return name[len(source_name) + 1:]
+    base = store_name(entry.sources[0].rsplit("/", 1)[1]) if entry.sources else ""
+    if "." in name and name != base and name.startswith(base + "."):
+        return source_name(name[len(base) + 1:])
     return None
 
 
@@ -74,6 +76,11 @@ def _lazy(tree: LegacyTree, path: str, entry: Entry) -> da.Array:
     return apply_steps(array, entry.transform)
 
 
+def _read_error(tree: LegacyTree, path: str, exc: BaseException) -> SourceDataError:
+    return SourceDataError(f"cannot read dataset (damaged or truncated?): {hdf5_reason(exc)}",
+                           file=str(tree.source), path=path)
+
+
 class _Checked:
     """An h5py dataset whose read errors name the file and HDF5 path."""
 
@@ -84,22 +91,15 @@ class _Checked:
     def __getitem__(self, key: Any) -> np.ndarray:
         try:
             return self.dataset[key]
-        except (OSError, RuntimeError, ValueError) as exc:
-            raise SourceDataError(f"cannot read dataset (damaged or truncated?): {_short(exc)}",
-                                  file=str(self.tree.source), path=self.path) from exc
-
-
-def _short(exc: BaseException) -> str:
-    text = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
-    return text[:200]
+        except (OSError, RuntimeError, ValueError, TypeError, KeyError) as exc:
+            raise _read_error(self.tree, self.path, exc) from exc
 
 
 def _read_all(tree: LegacyTree, path: str) -> np.ndarray:
     try:
         return np.asarray(tree.dataset(path)[()])
-    except (OSError, RuntimeError, ValueError) as exc:
-        raise SourceDataError(f"cannot read dataset (damaged or truncated?): {_short(exc)}",
-                              file=str(tree.source), path=path) from exc
+    except (OSError, RuntimeError, ValueError, TypeError, KeyError) as exc:
+        raise _read_error(tree, path, exc) from exc
 
 
 def _small_array(tree: LegacyTree, entry: Entry) -> np.ndarray:
@@ -108,9 +108,11 @@ def _small_array(tree: LegacyTree, entry: Entry) -> np.ndarray:
     field = _field(entry)
     for path in entry.sources:
         raw = _read_all(tree, path)
-        if field is not None:
+        dtype = tree.nodes[path].dtype
+        if field is not None and dtype is not None and dtype.names and field in dtype.names:
             raw = np.asarray(raw[field])
-        if h5py.check_ref_dtype(tree.nodes[path].dtype) is not None:
+            dtype = dtype.fields[field][0]
+        if dtype is not None and h5py.check_ref_dtype(dtype) is not None:
             flat = [normalize(r, file=tree.file) for r in raw.reshape(-1)]
             raw = np.array(flat, dtype=object).reshape(raw.shape)
         values.append(decode_value(raw))

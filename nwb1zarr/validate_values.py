@@ -21,7 +21,7 @@ from .chunking import choose_chunks
 from .derivations import derive
 from .digests import canonical_dtype
 from .errors import SourceDataError
-from .names import store_name
+from .names import source_name, store_name
 from .plan_model import Entry
 from .transforms import apply_steps
 from .validate_report import ERROR, MISMATCH, Check
@@ -59,9 +59,11 @@ class _SourceArray:
         self.reader, self.path, self.field = reader, path, field
         self.dataset = reader.dataset(path)
         dtype = self.dataset.dtype
+        if field is not None:
+            dtype = dtype.fields[field][0]
         self.is_text = h5py.check_string_dtype(dtype) is not None or h5py.check_ref_dtype(dtype) is not None
         if field is not None:
-            dtype = np.dtype(dtype.fields[field][0])
+            dtype = np.dtype(dtype)
         elif h5py.check_enum_dtype(dtype) is not None:
             dtype = dtype.base
         self.dtype = np.dtype(object) if self.is_text else dtype
@@ -96,8 +98,9 @@ def compound_field(entry: Entry, dataset: h5py.Dataset) -> str | None:
     if not dataset.dtype.names:
         return None
     prefix = store_name(entry.sources[0].rsplit("/", 1)[1]) + "."
-    if entry.name.startswith(prefix) and entry.name[len(prefix):] in dataset.dtype.names:
-        return entry.name[len(prefix):]
+    field = source_name(entry.name[len(prefix):])  # field names are escaped like node names
+    if entry.name.startswith(prefix) and field in dataset.dtype.names:
+        return field
     raise SourceDataError(f"cannot tell which compound field {entry.store_path} holds", path=entry.sources[0])
 
 

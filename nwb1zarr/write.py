@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import os
 import warnings
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -47,8 +49,14 @@ def write_zarr(dt: xr.DataTree, path: Path, *, zarr_format: int = 3, extra: dict
         warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part", category=UserWarning)
         delayed = dt.to_zarr(path, mode="w-", encoding=encoding_for(dt, zarr_format=zarr_format),
                              consolidated=False, compute=False, zarr_format=zarr_format)
-        with DaskProgress("write", progress):
-            _, computed = dask.compute(delayed, extra or {})
+        # A pool of our own, shut down (waiting) on any exit: after a failure or Ctrl-C no worker
+        # thread is still writing chunks into the partial store while it is being removed.
+        pool = ThreadPoolExecutor(max(1, min(32, os.cpu_count() or 1)), thread_name_prefix="nwb1zarr-write")
+        try:
+            with DaskProgress("write", progress):
+                _, computed = dask.compute(delayed, extra or {}, pool=pool)
+        finally:
+            pool.shutdown(wait=True, cancel_futures=True)
     return computed
 
 
