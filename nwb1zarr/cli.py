@@ -211,7 +211,7 @@ def demo(directory: Path | None, session_type: str, overwrite: bool) -> None:
     click.echo("\nopen it with:\n"
                "  import xarray as xr\n"
                f"  dt = xr.open_datatree({str(dst)!r}, engine='zarr')\n"
-               "  dt['ophys/dff'].sel(roi=0)            # one ROI's dF/F over time\n"
+               "  dt['ophys/dff'].isel(roi=0)           # one ROI's dF/F over time\n"
                "  dt['stimulus']                        # presentation tables and templates")
     _show_tree(dst)
     if not report.ok:
