@@ -5,7 +5,8 @@ Rules (documented in docs/faults.md):
 - characters outside letters, digits and ``_SAFE`` are %-escaped as UTF-8 (so ``/``, ``\\``, ``%``,
   control characters and non-ASCII text never reach the file system raw);
 - names made only of dots (``.``, ``..``, ``...``) have every dot escaped (``%2E``);
-- a leading ``__`` (reserved by Zarr v3) becomes ``%5F_``; the empty name becomes ``%00``;
+- a leading ``__`` (reserved by Zarr v3) becomes ``%5F_``; the empty name becomes ``%`` (a lone
+  ``%`` is never produced by escaping, so it cannot collide with a real name);
 - a name whose escaped form is longer than :data:`MAX_NAME_BYTES` is cut and given a hash suffix
   (``<prefix>~<12 hex digits>``); it can no longer be inverted by :func:`source_name`, but every kept
   node records its HDF5 path in the ``nwb1_path`` attribute.
@@ -22,6 +23,7 @@ _SAFE = " !\"#$&'()*+,-:;<=>?@[]^_`{|}~"
 MAX_NAME_BYTES = 160
 """Longest store name (bytes); file systems allow 255 per path component and Zarr adds suffixes."""
 _HASH_CHARS = 12
+EMPTY_NAME = "%"
 
 
 def store_name(name: str) -> str:
@@ -37,7 +39,7 @@ def store_name(name: str) -> str:
     out = quote(name, safe=_SAFE)
     if out.startswith("__"):
         out = "%5F" + out[1:]
-    out = out or "%00"
+    out = out or EMPTY_NAME
     if len(out) > MAX_NAME_BYTES:
         digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_CHARS]
         head = out[: MAX_NAME_BYTES - _HASH_CHARS - 1]
@@ -48,7 +50,7 @@ def store_name(name: str) -> str:
 
 def source_name(name: str) -> str:
     """Inverse of :func:`store_name` (except for names shortened with a hash suffix)."""
-    return "" if name == "%00" else unquote(name)
+    return "" if name == EMPTY_NAME else unquote(name)
 
 
 def store_path(path: str, *, prefix: str = "") -> str:

@@ -258,7 +258,7 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
         if reporter is not None:
             for name, counts in _FUZZ_COUNTS.items():
                 reporter.write_line(f"fuzz {name}: {sum(counts.values())} cases {dict(sorted(counts.items()))}")
-    if os.environ.get("NWB1ZARR_WRITE_FAULTS_DOC") == "1" and _FAULT_ROWS:
+    if os.environ.get("NWB1ZARR_WRITE_FAULTS_DOC") == "1" and _FAULT_ROWS and exitstatus == 0:
         doc = Path(__file__).resolve().parent.parent / "docs" / "faults.md"
         text = doc.read_text() if doc.exists() else "<!-- faults-table:start -->\n<!-- faults-table:end -->\n"
         start, end = "<!-- faults-table:start -->\n", "<!-- faults-table:end -->"
