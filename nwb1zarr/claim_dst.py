@@ -9,7 +9,8 @@ names sit beside ``DST``:
 - ``.DST.partial-PID``: the store being written. It is renamed to ``DST`` only when complete.
 
 A killed run leaves both behind. The next run for the same destination takes the lock (nobody holds
-it any more), removes every ``.DST.partial-*`` and ``.DST.old-*`` leftover, and goes on. A second
+it any more), puts back a previous store that a killed ``--overwrite`` run had moved aside
+(``.DST.old-PID``) if ``DST`` is missing, removes every other leftover, and goes on. A second
 conversion started while the first is running fails at once with "another conversion ... is
 writing this destination".
 """
@@ -54,6 +55,16 @@ def lock_path(dst: Path) -> Path:
 def leftovers(dst: Path) -> list[Path]:
     """Partial stores and replaced stores of earlier runs for ``dst``."""
     return sorted(dst.parent.glob(f".{dst.name}.partial-*")) + sorted(dst.parent.glob(f".{dst.name}.old-*"))
+
+
+def _recover(dst: Path) -> None:
+    """Clean up after a dead run (we hold the lock). A run killed between its two renames of an
+    overwrite leaves no store at ``dst`` but the previous one as ``.DST.old-PID``: put it back."""
+    olds = sorted(dst.parent.glob(f".{dst.name}.old-*"), key=lambda p: p.stat().st_mtime)
+    if olds and not dst.exists() and _is_store(olds[-1]):
+        os.rename(olds[-1], dst)
+    for stale in leftovers(dst):
+        shutil.rmtree(stale, ignore_errors=True)
 
 
 def _holder(lock: Path) -> str:
@@ -142,8 +153,10 @@ def claim(dst: Path, *, overwrite: bool) -> Iterator[Path]:
     fd = _take_flock(dst, lock) if fcntl is not None else _take_excl(dst, lock)
     partial = parent / f".{dst.name}.partial-{os.getpid()}"
     try:
-        for stale in leftovers(dst):  # we hold the lock: whatever is here is from a dead run
-            shutil.rmtree(stale, ignore_errors=True)
+        _recover(dst)
+        if dst.exists() and not overwrite:  # a store put back by _recover
+            raise DestinationError("destination exists; pass --overwrite (overwrite=True) to replace it",
+                                   file=str(dst))
         try:
             yield partial
         except BaseException:

@@ -2,8 +2,9 @@
 
 Rules (documented in docs/faults.md):
 
-- characters outside letters, digits and ``_SAFE`` are %-escaped as UTF-8 (so ``/``, ``\\``, ``%``,
-  control characters and non-ASCII text never reach the file system raw);
+- ASCII characters outside letters, digits and ``_SAFE``, and unprintable characters, are %-escaped
+  as UTF-8 (so ``/``, ``\\``, ``%`` and control characters never reach the file system raw);
+  printable non-ASCII text (``ΔF/F`` -> ``ΔF%2FF``) is kept as it is;
 - names made only of dots (``.``, ``..``, ``...``) have every dot escaped (``%2E``);
 - a leading ``__`` (reserved by Zarr v3) becomes ``%5F_``; the empty name becomes ``%`` (a lone
   ``%`` is never produced by escaping, so it cannot collide with a real name);
@@ -31,18 +32,20 @@ def store_name(name: str) -> str:
 
     >>> store_name("imaging depth"), store_name(".."), store_name("__x"), store_name("a\\\\b")
     ('imaging depth', '%2E%2E', '%5F_x', 'a%5Cb')
+    >>> store_name("ΔF/F")
+    'ΔF%2FF'
     >>> len(store_name("x" * 300)) <= MAX_NAME_BYTES
     True
     """
     if name and set(name) == {"."}:
         return "%2E" * len(name)
-    out = quote(name, safe=_SAFE)
+    out = "".join(ch if not ch.isascii() and ch.isprintable() else quote(ch, safe=_SAFE) for ch in name)
     if out.startswith("__"):
         out = "%5F" + out[1:]
     out = out or EMPTY_NAME
-    if len(out) > MAX_NAME_BYTES:
+    if len(out.encode("utf-8", "surrogatepass")) > MAX_NAME_BYTES:
         digest = hashlib.sha256(name.encode("utf-8", "surrogatepass")).hexdigest()[:_HASH_CHARS]
-        head = out[: MAX_NAME_BYTES - _HASH_CHARS - 1]
+        head = out.encode("utf-8", "surrogatepass")[: MAX_NAME_BYTES - _HASH_CHARS - 1].decode("utf-8", "ignore")
         head = re.sub(r"%[0-9A-F]?$", "", head)  # never cut an escape in half
         out = f"{head}~{digest}"
     return out

@@ -190,3 +190,18 @@ def fault_leftovers_ok():
         assert left == [], left
 
     return check
+
+
+def test_store_moved_aside_by_a_killed_overwrite_is_put_back(tmp_path, variant_file):
+    """Killed between 'DST -> .DST.old-PID' and 'partial -> DST': the next run restores the old store."""
+    dst = tmp_path / "s.zarr"
+    nwb1zarr.convert(variant_file("B"), dst)
+    before = sorted(p.name for p in dst.rglob("*"))
+    aside = tmp_path / ".s.zarr.old-999999"
+    dst.rename(aside)
+    (tmp_path / ".s.zarr.partial-999999").mkdir()
+    with pytest.raises(nwb1zarr.DestinationError, match="exists"):
+        nwb1zarr.convert(variant_file("B"), dst)
+    assert sorted(p.name for p in dst.rglob("*")) == before
+    assert not aside.exists() and not (tmp_path / ".s.zarr.partial-999999").exists()
+    assert nwb1zarr.validate(variant_file("B"), dst).ok
