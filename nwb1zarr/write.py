@@ -18,11 +18,28 @@ from .chunking import choose_chunks
 from .progress import DaskProgress, ProgressCallback, no_progress
 
 ZSTD_LEVEL = 3
+# Image stacks (movie and scene templates, masks) compress worse under zstd 3 than under the
+# source's gzip 4 (synthetic full-size session A, natural_movie_three: 1.15x vs 1.35x on a 15-frame chunk), which made
+# the store larger than the source; higher levels beat gzip 4 there and still encode faster.
+IMAGE_ZSTD_LEVELS = {1: 9}
+IMAGE_ZSTD_LEVEL = 6
+IMAGE_DIMS = {"y", "x"}
+
+
+def zstd_level(dims: tuple[str, ...], dtype: Any) -> int:
+    """The zstd level of one array: 3, higher for image stacks (dims include y and x)."""
+    if not set(dims) >= IMAGE_DIMS:
+        return ZSTD_LEVEL
+    itemsize = getattr(dtype, "itemsize", 0)
+    return IMAGE_ZSTD_LEVELS.get(itemsize, IMAGE_ZSTD_LEVEL)
+
+
+def compressor(level: int, *, zarr_format: int) -> Any:
+    return ZstdCodec(level=level) if zarr_format == 3 else numcodecs.Zstd(level=level)
 
 
 def encoding_for(dt: xr.DataTree, *, zarr_format: int) -> dict[str, dict[str, dict[str, Any]]]:
     """Per-variable encoding: store chunks, zstd, and no _FillValue (so values are never masked)."""
-    compressor: Any = ZstdCodec(level=ZSTD_LEVEL) if zarr_format == 3 else numcodecs.Zstd(level=ZSTD_LEVEL)
     out: dict[str, dict[str, dict[str, Any]]] = {}
     for node in dt.subtree:
         enc = {}
@@ -31,7 +48,8 @@ def encoding_for(dt: xr.DataTree, *, zarr_format: int) -> dict[str, dict[str, di
             itemsize = 16 if var.dtype.kind in "OUST" else var.dtype.itemsize
             chunks = tuple(c[0] for c in data.chunks) if hasattr(data, "chunks") and data.chunks else \
                 choose_chunks(var.shape, var.dims, itemsize)
-            enc[name] = {"chunks": tuple(max(1, c) for c in chunks) or None, "compressors": (compressor,),
+            codec = compressor(zstd_level(var.dims, var.dtype), zarr_format=zarr_format)
+            enc[name] = {"chunks": tuple(max(1, c) for c in chunks) or None, "compressors": (codec,),
                          "_FillValue": None}
             if not var.shape:
                 enc[name].pop("chunks")
@@ -54,7 +72,10 @@ def write_zarr(dt: xr.DataTree, path: Path, *, zarr_format: int = 3, extra: dict
         pool = ThreadPoolExecutor(max(1, min(32, os.cpu_count() or 1)), thread_name_prefix="nwb1zarr-write")
         try:
             with DaskProgress("write", progress):
-                _, computed = dask.compute(delayed, extra or {}, pool=pool)
+                # optimize_graph=False: with graph optimisation the store writes and the digests
+                # got separately fused copies of the source reads, so every source chunk was read
+                # and inflated twice (counted on session B; benchmarks/RESULTS.md).
+                _, computed = dask.compute(delayed, extra or {}, pool=pool, optimize_graph=False)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
     return computed
