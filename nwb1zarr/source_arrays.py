@@ -191,12 +191,12 @@ def _small_array(tree: LegacyTree, entry: Entry) -> np.ndarray:
         out = np.asarray(values[0], dtype=object) if entry.dtype == "str" else np.asarray(values[0])
     out = apply_steps(out, entry.transform)
     if entry.dtype == "str":
-        out = _as_str_objects(out)
+        out = _as_text(out)
     return out
 
 
-def _as_str_objects(values: Any) -> np.ndarray:
+def _as_text(values: Any) -> np.ndarray:
+    """Text as numpy's variable-width StringDType, so even an empty array stays a string array."""
     arr = np.asarray(values, dtype=object)
-    flat = np.empty(arr.size, dtype=object)
-    flat[:] = [v if isinstance(v, str) else str(v) for v in arr.reshape(-1)]
-    return flat.reshape(arr.shape)
+    flat = [v if isinstance(v, str) else str(v) for v in arr.reshape(-1)]
+    return np.array(flat, dtype=np.dtypes.StringDType()).reshape(arr.shape)

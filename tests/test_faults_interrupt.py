@@ -103,10 +103,10 @@ def test_sigkill_then_rerun(moment, long_src, tmp_path, fault_cli_process, fault
             proc.kill()  # SIGKILL to the CLI process; its converter child dies with it
         proc.communicate(timeout=60)
         _wait_lock_free(dst)
-    if finished and proc.returncode == 0:
+    if dst.exists():
+        # Killed after the final rename (the CLI was still reporting): a store at DST is always complete.
         fault_validate(long_src, dst)
-        pytest.skip(f"conversion finished before the kill (seed {SEED})")
-    assert not dst.exists(), (SEED, moment)
+        pytest.skip(f"conversion had finished its store before the kill (seed {SEED})")
     left = sorted(p.name for p in tmp_path.iterdir() if p.name != "long.nwb")
     assert all(re.fullmatch(r"\.out\.zarr\.(lock|partial-\d+)", name) for name in left), (SEED, left)
     with fault_guard(long_src):
