@@ -8,6 +8,8 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import dask
+
 from .build import build_tree
 from .claim_dst import claim
 from .digests import DIGEST_ALGORITHM, lazy_digest
@@ -68,15 +70,17 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = No
     with LegacyTree.open(src_path) as tree:
         plan = make_plan(tree, profile=profile)
         progress("plan", 1, 1)
-        sha = file_sha256(src_path, progress=progress)
         with claim(dst_path, overwrite=overwrite) as partial:
-            dt = build_tree(tree, plan, root_attrs=provenance(tree, plan, sha256=sha))
+            dt = build_tree(tree, plan, root_attrs=provenance(tree, plan))
             digests = {f"{node.path.rstrip('/')}/{name}": lazy_digest(var.data)
                        for node in dt.subtree for name, var in node.to_dataset(inherit=False).variables.items()}
-            computed = write_zarr(dt, partial, zarr_format=zarr_format, extra=digests, progress=progress)
+            # The source's sha256 is one more task of the same pass, overlapping the copy.
+            extra = {"digests": digests, "sha256": dask.delayed(file_sha256)(src_path)}
+            computed = write_zarr(dt, partial, zarr_format=zarr_format, extra=extra, progress=progress)
             finish_zarr(partial, root_attrs={
+                "source_sha256": computed["sha256"],
                 "nwb1zarr_digest_algorithm": DIGEST_ALGORITHM,
-                "nwb1zarr_digests": dict(sorted(computed.items())),
+                "nwb1zarr_digests": dict(sorted(computed["digests"].items())),
                 "nwb1zarr_counts": plan.counts(),
                 "nwb1zarr_skipped": {p: a.detail for p, a in plan.accounting.items() if a.status == "skipped"},
                 "nwb1zarr_problems": plan.problems,
@@ -84,7 +88,7 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = No
     report = ConversionReport(
         source=str(src_path), destination=str(dst_path), profile=plan.profile, profile_note=plan.profile_note,
         counts=plan.counts(), skipped={p: a.detail for p, a in plan.accounting.items() if a.status == "skipped"},
-        problems=list(plan.problems), arrays=len(computed), bytes_in=src_path.stat().st_size,
+        problems=list(plan.problems), arrays=len(computed["digests"]), bytes_in=src_path.stat().st_size,
         bytes_out=_tree_size(dst_path), seconds=time.perf_counter() - started,
         accounting={p: asdict(a) for p, a in plan.accounting.items()})
     if validate:

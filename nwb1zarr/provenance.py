@@ -32,15 +32,17 @@ def file_sha256(path: Path, *, progress: ProgressCallback = no_progress) -> str:
     return digest.hexdigest()
 
 
-def provenance(tree: LegacyTree, plan: Plan, *, sha256: str) -> dict[str, Any]:
-    """Converter version, profile, layout version, and the source's identity and NWB header."""
+def provenance(tree: LegacyTree, plan: Plan) -> dict[str, Any]:
+    """Converter version, profile, layout version, and the source's identity and NWB header.
+
+    ``source_sha256`` is added by convert() once the write pass (which computes it) is done.
+    """
     out: dict[str, Any] = {
         "nwb1zarr_version": converter_version(),
         "nwb1zarr_profile": plan.profile,
         "nwb1zarr_store_layout": plan.layout_version,
         "source_file": tree.source.name,
         "source_size": tree.source.stat().st_size,
-        "source_sha256": sha256,
     }
     for key in ("nwb_version", "identifier", "session_description"):
         text = tree.read_text(f"/{key}")
