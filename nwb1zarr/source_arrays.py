@@ -105,18 +105,20 @@ READ_BLOCK_MAX = 64 * 1024 * 1024
 def read_chunks(dataset: Any, chunks: tuple[int, ...]) -> tuple[int, ...]:
     """Read blocks for ``dataset``: ``chunks`` with the first axis widened to whole HDF5 chunks.
 
-    A store chunk thinner than the source's chunks along the first axis (15 movie frames from HDF5
-    chunks of 225 or 57) would make each HDF5 chunk be decompressed once per store chunk it
-    overlaps (15 and 4.5 times); reading blocks of lcm(store, HDF5) rows (up to 64 MB), split
-    into store chunks by dask, decompresses each HDF5 chunk once.
+    A store chunk thinner than the source's chunks along the first axis (57 movie frames from HDF5
+    chunks of 225) would make each HDF5 chunk be decompressed once per store chunk it overlaps;
+    reading blocks of lcm(store, HDF5) rows, or else whole HDF5 chunks (up to 64 MB), which dask
+    re-cuts into store chunks, decompresses each HDF5 chunk once.
     """
     source = getattr(dataset, "chunks", None)
     if not source or not chunks or len(chunks) != len(source) or chunks[0] >= dataset.shape[0]:
         return chunks
-    rows = min(math.lcm(source[0], chunks[0]), dataset.shape[0])
-    if rows == chunks[0] or math.prod((rows, *chunks[1:])) * dataset.dtype.itemsize > READ_BLOCK_MAX:
-        return chunks
-    return (rows, *chunks[1:])
+    row_bytes = math.prod(chunks[1:]) * dataset.dtype.itemsize
+    for rows in (math.lcm(source[0], chunks[0]), source[0] * math.ceil(chunks[0] / source[0])):
+        rows = min(rows, dataset.shape[0])
+        if rows * row_bytes <= READ_BLOCK_MAX:  # else: dask re-cuts these blocks into store chunks
+            return chunks if rows == chunks[0] else (rows, *chunks[1:])
+    return chunks
 
 
 def _deflate_only(dataset: Any) -> bool:

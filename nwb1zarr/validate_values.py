@@ -136,8 +136,9 @@ def compare_grid(entry: Entry, reader: SourceReader, store_chunks: tuple[int, ..
     """Blocks to compare: store chunks, widened along the first axis to whole HDF5 chunks of the source.
 
     A store chunk thinner than the source's HDF5 chunks (15 movie frames against HDF5 chunks of 225)
-    would make every HDF5 chunk be inflated once per store chunk; lcm(store, HDF5) rows (up to
-    64 MB) inflate each once. Only the block shape changes; values are read with plain h5py.
+    would make every HDF5 chunk be inflated once per store chunk; lcm(store, HDF5) rows, or else
+    whole HDF5 chunks (up to 64 MB), inflate each once. Only the block shape changes; values are
+    read with plain h5py.
     """
     if entry.derive is not None or entry.combine is not None or len(entry.sources) != 1 or not store_chunks:
         return store_chunks
@@ -145,10 +146,12 @@ def compare_grid(entry: Entry, reader: SourceReader, store_chunks: tuple[int, ..
     source = dataset.chunks
     if not source or dataset.shape[:1] != tuple(entry.shape[:1]):
         return store_chunks
-    rows = min(math.lcm(source[0], store_chunks[0]), entry.shape[0])
-    if math.prod((rows, *store_chunks[1:])) * max(1, dataset.dtype.itemsize) > GRID_BLOCK_MAX:
-        return store_chunks
-    return (rows, *store_chunks[1:])
+    row_bytes = math.prod(store_chunks[1:]) * max(1, dataset.dtype.itemsize)
+    for rows in (math.lcm(source[0], store_chunks[0]), source[0] * math.ceil(store_chunks[0] / source[0])):
+        rows = min(rows, entry.shape[0])
+        if rows * row_bytes <= GRID_BLOCK_MAX:
+            return (rows, *store_chunks[1:])
+    return store_chunks
 
 
 def blocks(shape: tuple[int, ...], chunks: tuple[int, ...]) -> Iterator[tuple[slice, ...]]:
