@@ -65,8 +65,11 @@ def write_zarr(dt: xr.DataTree, path: Path, *, zarr_format: int = 3, extra: dict
     """
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part", category=UserWarning)
-        delayed = dt.to_zarr(path, mode="w-", encoding=encoding_for(dt, zarr_format=zarr_format),
-                             consolidated=False, compute=False, zarr_format=zarr_format)
+        # array_optimize=False: dask.array.store would otherwise fuse the source reads into its store
+        # tasks, and the digests (computed in the same pass) would read and inflate every chunk again.
+        with dask.config.set(array_optimize=False):
+            delayed = dt.to_zarr(path, mode="w-", encoding=encoding_for(dt, zarr_format=zarr_format),
+                                 consolidated=False, compute=False, zarr_format=zarr_format)
         # A pool of our own, shut down (waiting) on any exit: after a failure or Ctrl-C no worker
         # thread is still writing chunks into the partial store while it is being removed.
         pool = ThreadPoolExecutor(max(1, min(32, os.cpu_count() or 1)), thread_name_prefix="nwb1zarr-write")
