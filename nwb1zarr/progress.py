@@ -8,7 +8,7 @@ from typing import Any
 from dask.callbacks import Callback
 
 ProgressCallback = Callable[[str, int, int], None]
-"""Called as ``progress(stage, done, total)``; stages: 'plan', 'hash', 'write', 'validate'."""
+"""Called as ``progress(stage, done, total)``; stages: 'plan', 'write' (convert); 'validate', 'digest' (validate)."""
 
 
 def no_progress(stage: str, done: int, total: int) -> None:
