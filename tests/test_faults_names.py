@@ -131,7 +131,7 @@ def test_store_name_is_always_safe(name):
     assert out and "/" not in out and "\\" not in out and "\x00" not in out
     assert set(out) != {"."} and not out.startswith("__")
     assert len(out.encode()) <= MAX_NAME_BYTES
-    if not out.rsplit("~", 1)[-1].isalnum() or len(out) < MAX_NAME_BYTES - 20:
+    if not out.rsplit("~", 1)[-1].isalnum() or len(out.encode()) < MAX_NAME_BYTES - 20:  # not cut + hashed
         assert source_name(out) == name
 
 
