@@ -13,6 +13,8 @@ from .names import store_name, store_path
 from .plan_model import Account, Entry
 
 NWB1_ROOT = "/nwb1"
+COMPOUND_FIELD_ATTR = "nwb1_field"
+"""Attribute naming the compound field a kept variable holds (the plan's record; never parsed from names)."""
 
 
 def unsupported_reason(node: Node) -> str | None:
@@ -44,8 +46,9 @@ def unsupported_reason(node: Node) -> str | None:
     return f"unsupported dtype {dtype}"
 
 
-def kept_variables(node: Node) -> list[tuple[str, str, tuple[str, ...]]]:
-    """(store path, dtype, dims) of the /nwb1 variables that keep one dataset; compound -> one per field."""
+def kept_variables(node: Node) -> list[tuple[str, str, tuple[str, ...], str | None]]:
+    """(store path, dtype, dims, compound field or None) of the /nwb1 variables that keep one dataset;
+    a compound dataset gives one variable per field."""
     base = store_path(node.path, prefix=NWB1_ROOT)
     name = base.rsplit("/", 1)[1]
     shape = node.shape or ()
@@ -53,12 +56,13 @@ def kept_variables(node: Node) -> list[tuple[str, str, tuple[str, ...]]]:
     dtype = node.dtype
     assert dtype is not None
     if node.string_kind is not None or h5py.check_ref_dtype(dtype) is not None:
-        return [(base, "str", dims)]
+        return [(base, "str", dims, None)]
     if dtype.names:
-        return [(f"{base}.{store_name(field)}", _field_dtype(dtype.fields[field][0]), dims) for field in dtype.names]
+        return [(f"{base}.{store_name(field)}", _field_dtype(dtype.fields[field][0]), dims, field)
+                for field in dtype.names]
     if h5py.check_enum_dtype(dtype) is not None:
-        return [(base, str(dtype.base), dims)]
-    return [(base, str(dtype), dims)]
+        return [(base, str(dtype.base), dims, None)]
+    return [(base, str(dtype), dims, None)]
 
 
 def _field_dtype(dtype: np.dtype) -> str:
@@ -105,10 +109,14 @@ def account_remainder(tree: LegacyTree, entries: list[Entry]
                 accounting[node.path] = Account("skipped", reason)
                 continue
             made = []
-            for path, dtype, dims in kept_variables(node):
+            for path, dtype, dims, field in kept_variables(node):
+                attrs = {**{f"nwb1:{k}": v for k, v in node.attrs.items()}, "nwb1_path": node.path}
+                if node.legacy_type:
+                    attrs["nwb1_type"] = node.legacy_type
+                if field is not None:
+                    attrs[COMPOUND_FIELD_ATTR] = field
                 kept.append(Entry(path, dims, tuple(node.shape or ()), dtype, "data", (node.path,), None, (), None,
-                                  (), {**{f"nwb1:{k}": v for k, v in node.attrs.items()}, "nwb1_path": node.path,
-                                       **({"nwb1_type": node.legacy_type} if node.legacy_type else {})}))
+                                  (), attrs))
                 made.append(path)
             accounting[node.path] = Account("kept", "", tuple(made))
     for node in tree.nodes.values():

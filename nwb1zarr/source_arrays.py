@@ -16,8 +16,8 @@ from .chunking import choose_chunks
 from .derivations import derive
 from .errors import SourceDataError, hdf5_reason
 from .legacy_tree import LegacyTree, decode_value
-from .names import source_name, store_name
 from .plan_model import Entry
+from .remainder import COMPOUND_FIELD_ATTR
 from .transforms import apply_steps
 
 
@@ -52,12 +52,8 @@ def _is_string(tree: LegacyTree, entry: Entry) -> bool:
 
 
 def _field(entry: Entry) -> str | None:
-    """The compound field an entry holds ('data.x' kept from compound 'data'), or None."""
-    name = entry.store_path.rsplit("/", 1)[1]
-    base = store_name(entry.sources[0].rsplit("/", 1)[1]) if entry.sources else ""
-    if "." in name and name != base and name.startswith(base + "."):
-        return source_name(name[len(base) + 1:])
-    return None
+    """The compound field an entry holds, as the plan records it, or None."""
+    return entry.attrs.get(COMPOUND_FIELD_ATTR)
 
 
 def _lazy(tree: LegacyTree, path: str, entry: Entry) -> da.Array:
@@ -178,7 +174,7 @@ def _small_array(tree: LegacyTree, entry: Entry) -> np.ndarray:
     for path in entry.sources:
         raw = _read_all(tree, path)
         dtype = tree.nodes[path].dtype
-        if field is not None and dtype is not None and dtype.names and field in dtype.names:
+        if field is not None and dtype is not None and dtype.names:
             raw = np.asarray(raw[field])
             dtype = dtype.fields[field][0]
         if dtype is not None and h5py.check_ref_dtype(dtype) is not None:

@@ -23,8 +23,8 @@ from .chunking import choose_chunks
 from .derivations import derive
 from .digests import canonical_dtype
 from .errors import SourceDataError
-from .names import source_name, store_name
 from .plan_model import Entry
+from .remainder import COMPOUND_FIELD_ATTR
 from .transforms import apply_steps
 from .validate_report import ERROR, MISMATCH, Check
 
@@ -96,12 +96,11 @@ class _SourceArray:
 
 
 def compound_field(entry: Entry, dataset: h5py.Dataset) -> str | None:
-    """The compound field a kept variable holds ('<name>.<field>'), None for ordinary datasets."""
+    """The compound field a kept variable holds (recorded in the plan), None for ordinary datasets."""
     if not dataset.dtype.names:
         return None
-    prefix = store_name(entry.sources[0].rsplit("/", 1)[1]) + "."
-    field = source_name(entry.name[len(prefix):])  # field names are escaped like node names
-    if entry.name.startswith(prefix) and field in dataset.dtype.names:
+    field = entry.attrs.get(COMPOUND_FIELD_ATTR)
+    if field in dataset.dtype.names:
         return field
     raise SourceDataError(f"cannot tell which compound field {entry.store_path} holds", path=entry.sources[0])
 
