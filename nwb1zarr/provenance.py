@@ -9,7 +9,6 @@ from typing import Any
 
 from .legacy_tree import LegacyTree
 from .plan_model import Plan
-from .progress import ProgressCallback, no_progress
 
 
 def converter_version() -> str:
@@ -19,16 +18,12 @@ def converter_version() -> str:
         return "0+unknown"
 
 
-def file_sha256(path: Path, *, progress: ProgressCallback = no_progress) -> str:
-    """sha256 of a file, read in 8 MB blocks."""
-    total = path.stat().st_size
+def file_sha256(path: Path) -> str:
+    """sha256 of a file, read in 8 MB blocks (convert runs it as a task of the write pass)."""
     digest = hashlib.sha256()
-    done = 0
     with path.open("rb") as fh:
         while block := fh.read(8 * 1024 * 1024):
             digest.update(block)
-            done += len(block)
-            progress("hash", done, total)
     return digest.hexdigest()
 
 
