@@ -29,6 +29,8 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import xarray as xr
 
+from . import store_attrs as sa
+
 if TYPE_CHECKING:
     import pandas as pd
 
@@ -172,8 +174,8 @@ def _feature_columns(ds: xr.Dataset) -> list[str]:
     """Grating feature variables in the source ``features`` order (from their ``column(index=K)`` transform)."""
     order = []
     for name, var in ds.data_vars.items():
-        if "nwb1_column" in var.attrs:
-            match = _COLUMN_INDEX.search(str(var.attrs.get("nwb1_transform", "")))
+        if sa.COLUMN in var.attrs:
+            match = _COLUMN_INDEX.search(str(var.attrs.get(sa.TRANSFORM, "")))
             if match is None:
                 raise ValueError(f"feature {name!r} has no column(index=K) transform")
             order.append((int(match.group(1)), str(name)))

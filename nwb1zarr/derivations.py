@@ -28,6 +28,9 @@ def movie_repeat(read: Reader, *, input: str) -> np.ndarray:
     [0, 0, 0, 1, 1, 1]
     """
     frames = np.asarray(read(input))
+    if frames.ndim != 1:
+        raise SourceDataError(f"frame indices have shape {list(frames.shape)}, expected one axis (movie_repeat)",
+                              path=input)
     n_unique = len(np.unique(frames))
     if n_unique == 0 or len(frames) % n_unique:
         raise SourceDataError(f"{len(frames)} presentations are not a whole number of repeats of "
@@ -44,7 +47,13 @@ def where_equal(read: Reader, *, input: str, mask: str, value: int, column: int 
     ...             input="t", mask="d", value=-1).tolist()
     [9.0]
     """
-    rows = np.asarray(read(input))[np.asarray(read(mask)) == value]
+    values, flags = np.asarray(read(input)), np.asarray(read(mask))
+    if flags.ndim != 1 or values.ndim < 1 or len(values) != len(flags):
+        raise SourceDataError(f"{mask} has shape {list(flags.shape)} but {input} has {list(values.shape)}; "
+                              "they must have one row each (where_equal)", path=input)
+    if column is not None and (values.ndim != 2 or not -values.shape[1] <= column < values.shape[1]):
+        raise SourceDataError(f"no column {column} in shape {list(values.shape)} (where_equal)", path=input)
+    rows = values[flags == value]
     if column is not None:
         rows = rows[:, column]
     if as_int64:
@@ -62,7 +71,11 @@ def concat_index(read: Reader, *, items: list[str]) -> np.ndarray:
     >>> concat_index(lambda p: np.zeros({"a": 2, "b": 1}[p]), items=["a", "b"]).tolist()
     [0, 0, 1]
     """
-    lengths = [len(read(path)) for path in items]
+    shapes = [np.shape(read(path)) for path in items]
+    if any(not shape for shape in shapes):
+        raise SourceDataError("an item is a scalar; rows cannot be counted (concat_index)",
+                              path=items[[bool(s) for s in shapes].index(False)])
+    lengths = [shape[0] for shape in shapes]
     return np.repeat(np.arange(len(items), dtype=np.int64), lengths)
 
 
@@ -73,7 +86,11 @@ def regular_time(read: Reader, *, starting_time: str, rate: float, length: int) 
     >>> regular_time(lambda p: np.float64(1.0), starting_time="s", rate=2.0, length=3).tolist()
     [1.0, 1.5, 2.0]
     """
-    start = float(np.asarray(read(starting_time)).reshape(-1)[0])
+    first = np.asarray(read(starting_time)).reshape(-1)
+    if first.size != 1 or first.dtype.kind not in "iuf":
+        raise SourceDataError(f"starting_time must be one number, found {first.dtype} x {first.size}",
+                              path=starting_time)
+    start = float(first[0])
     return start + np.arange(length, dtype=np.float64) / float(rate)
 
 

@@ -53,14 +53,20 @@ def parse_profile(raw: Any, *, origin: str) -> Profile:
 
 
 def _check_names(raw: Any, origin: str) -> None:
-    """Every transform, derivation and parser a profile names must be registered (profiles hold no code)."""
+    """Every transform, derivation, parser and check a profile names must be registered (profiles hold no code)."""
     from .derivations import DERIVATIONS
     from .parsers import PARSERS
     from .transforms import TRANSFORMS
+    from .verifications import CHECKS
 
     named = [(PARSERS, step["name"]) for item in raw.get("metadata", ()) for step in item.get("parse", ())]
     for rule in raw["rules"]:
+        named += [(CHECKS, check["name"]) for check in rule.get("checks", ())]
+        ids = {check["id"] for check in rule.get("checks", ())}
         for var in rule["variables"]:
+            if "columns_from_check" in var and var["columns_from_check"] not in ids:
+                raise ProfileError(f"rule {rule['id']!r}: variable {var['name']!r} names check "
+                                   f"{var['columns_from_check']!r}, which the rule does not run", file=origin)
             named += [(TRANSFORMS, step["name"]) for step in var.get("transform", ())]
             if "derive" in var:
                 named.append((DERIVATIONS, var["derive"]["name"]))

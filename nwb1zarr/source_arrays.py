@@ -11,13 +11,13 @@ import dask.array as da
 import h5py
 import numpy as np
 
+from . import store_attrs as sa
 from .attrs import normalize
 from .chunking import choose_chunks
 from .derivations import derive
 from .errors import SourceDataError, hdf5_reason
 from .legacy_tree import LegacyTree, decode_value
 from .plan_model import Entry
-from .remainder import COMPOUND_FIELD_ATTR
 from .transforms import apply_steps
 
 
@@ -53,7 +53,7 @@ def _is_string(tree: LegacyTree, entry: Entry) -> bool:
 
 def _field(entry: Entry) -> str | None:
     """The compound field an entry holds, as the plan records it, or None."""
-    return entry.attrs.get(COMPOUND_FIELD_ATTR)
+    return entry.attrs.get(sa.COMPOUND_FIELD)
 
 
 def _lazy(tree: LegacyTree, path: str, entry: Entry) -> da.Array:

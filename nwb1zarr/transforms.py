@@ -19,6 +19,8 @@ from .registry import Registry
 Transform = Callable[..., Any]
 TRANSFORMS = Registry("transform")
 register = TRANSFORMS.register
+CHECKED_TRANSFORMS = frozenset({"exact_int64"})
+"""Transforms that refuse some values: the planner tries them on the source before mapping anything."""
 
 
 @register("column")
@@ -28,6 +30,9 @@ def column(array: Any, *, index: int) -> Any:
     >>> column(np.array([[1, 2], [3, 4]]), index=1).tolist()
     [2, 4]
     """
+    n = array.shape[-1] if array.ndim else 0
+    if not -n <= index < n:
+        raise SourceDataError(f"no column {index}: shape is {list(array.shape)} (column)")
     return array[..., index]
 
 

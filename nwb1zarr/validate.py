@@ -20,6 +20,7 @@ import h5py
 import xarray as xr
 import zarr
 
+from . import store_attrs as sa
 from .attrs import normalize, normalize_attrs
 from .errors import InputError, StoreError
 from .legacy_tree import LegacyTree, join
@@ -122,10 +123,10 @@ class _FullCheck:
             if path == "/":
                 continue
             if path not in self.groups:
-                self.checks.append(Check("coverage", path, expected.get("nwb1_path"), MISSING,
+                self.checks.append(Check("coverage", path, expected.get(sa.PATH), MISSING,
                                          detail="planned group is not in the store"))
                 continue
-            self._attrs(path, dict(self.groups[path].attrs), expected, expected.get("nwb1_path"))
+            self._attrs(path, dict(self.groups[path].attrs), expected, expected.get(sa.PATH))
         explained_groups = set(self.plan.groups) | {_parent(p) for p in self.entries}
         explained_groups |= {a for p in explained_groups for a in _ancestors(p)}
         self.checks.extend(Check("coverage", path, status=UNEXPECTED, detail="store array explained by no plan entry")
@@ -186,21 +187,19 @@ class _FullCheck:
         parent, name = _parent(path), path.rsplit("/", 1)[1]
         group_path = to_store_path(parent, prefix=NWB1_ROOT)
         check.store_path = group_path
-        links = self.groups[group_path].attrs.get("nwb1_links", {}) if group_path in self.groups else None
+        links = self.groups[group_path].attrs.get(sa.LINKS, {}) if group_path in self.groups else None
         recorded = links.get(name) if isinstance(links, dict) else None
         kind = info["kind"]
-        if kind == "soft_link":
-            want = info["target"]
-        elif kind == "external_link":
-            want = f"external:{info['file']}:{info['target']}"
+        if kind in ("soft_link", "external_link"):
+            want = sa.link_value(kind, target=info["target"], file=info.get("file"))
         else:
             kind = "hard_link"
-            target = recorded[5:] if isinstance(recorded, str) and recorded.startswith("hard:") else None
-            want = recorded if target in same_object else f"hard:<one of {same_object}>"
+            target = sa.hard_link_target(recorded)
+            want = recorded if target in same_object else sa.link_value(kind, target=f"<one of {same_object}>")
         if recorded != want:
             check.status = MISSING if recorded is None else MISMATCH
             check.detail = f"{kind} not recorded in nwb1_links of {group_path}"
-            check.first_mismatch = {"attribute": f"nwb1_links/{name}", "store": recorded, "expected": want}
+            check.first_mismatch = {"attribute": f"{sa.LINKS}/{name}", "store": recorded, "expected": want}
         else:
             check.detail = f"{kind} recorded"
 
@@ -220,7 +219,7 @@ class _FullCheck:
                 name = _first_differing_key(got or {}, want)
                 check.status, check.store_path = MISMATCH, sp
                 check.detail = f"source attributes of this {info['kind']} not stored exactly"
-                check.first_mismatch = {"attribute": f"nwb1:{name}", "store": (got or {}).get(name),
+                check.first_mismatch = {"attribute": f"{sa.SOURCE_ATTR_PREFIX}{name}", "store": (got or {}).get(name),
                                         "expected": want.get(name)}
                 return
         check.detail = f"{info['kind']} stored with {len(want)} attributes"
@@ -270,12 +269,12 @@ def _first_differing_key(actual: dict[str, Any], expected: dict[str, Any]) -> st
 def _source_attrs_at(store_attrs: dict[str, Any], entry: Entry | None, source: str) -> dict[str, Any] | None:
     """The attributes of source object ``source`` as a store node holds them (None when it cannot hold them)."""
     if entry is not None and entry.combine is not None and source in entry.sources:
-        items = store_attrs.get("nwb1_item_attrs")
+        items = store_attrs.get(sa.ITEM_ATTRS)
         if items is None:
             return {}  # no item had attributes
         index = entry.sources.index(source)
         return items[index] if isinstance(items, list) and index < len(items) else None
-    return {k[5:]: v for k, v in store_attrs.items() if k.startswith("nwb1:")}
+    return sa.from_source_attrs(store_attrs)
 
 
 def walk_source(h5: h5py.File, *, is_link: Any = lambda path: False) -> dict[str, dict[str, Any]]:

@@ -18,13 +18,13 @@ import dask.array as da
 import h5py
 import numpy as np
 
+from . import store_attrs as sa
 from .attrs import decode_bytes, normalize
 from .chunking import choose_chunks
 from .derivations import derive
 from .digests import canonical_dtype
 from .errors import SourceDataError
 from .plan_model import Entry
-from .remainder import COMPOUND_FIELD_ATTR
 from .transforms import apply_steps
 from .validate_report import ERROR, MISMATCH, Check
 
@@ -99,7 +99,7 @@ def compound_field(entry: Entry, dataset: h5py.Dataset) -> str | None:
     """The compound field a kept variable holds (recorded in the plan), None for ordinary datasets."""
     if not dataset.dtype.names:
         return None
-    field = entry.attrs.get(COMPOUND_FIELD_ATTR)
+    field = entry.attrs.get(sa.COMPOUND_FIELD)
     if field in dataset.dtype.names:
         return field
     raise SourceDataError(f"cannot tell which compound field {entry.store_path} holds", path=entry.sources[0])
