@@ -13,6 +13,7 @@ import dask
 from .build import build_tree
 from .claim_dst import claim
 from .digests import DIGEST_ALGORITHM, lazy_digest
+from .errors import SourceDataError
 from .legacy_tree import LegacyTree
 from .planner import make_plan
 from .progress import ProgressCallback, no_progress
@@ -55,8 +56,12 @@ def default_destination(src: str | os.PathLike[str]) -> Path:
 
 def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None, *,
             overwrite: bool = False, zarr_format: int = 3, profile: str | None = None,
-            validate: bool = False, progress: ProgressCallback = no_progress) -> ConversionReport:
+            validate: bool = False, strict: bool = False,
+            progress: ProgressCallback = no_progress) -> ConversionReport:
     """Convert an NWB 1.0 file into a Zarr store that appears at ``dst`` only when complete.
+
+    What cannot be mapped consistently is kept under ``/nwb1`` and listed in ``report.problems``;
+    ``strict=True`` refuses such a file instead (:class:`SourceDataError`, nothing written).
 
     >>> report = convert("570014520.nwb", overwrite=True)   # doctest: +SKIP
     >>> report.counts                                       # doctest: +SKIP
@@ -70,6 +75,10 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = No
     with LegacyTree.open(src_path) as tree:
         plan = make_plan(tree, profile=profile)
         progress("plan", 1, 1)
+        if strict and plan.problems:
+            raise SourceDataError(f"strict: {len(plan.problems)} problem(s), nothing written; first: "
+                                  f"{plan.problems[0]} (without strict they are kept under /nwb1 and listed)",
+                                  file=str(src_path))
         with claim(dst_path, overwrite=overwrite) as partial:
             dt = build_tree(tree, plan, root_attrs=provenance(tree, plan))
             digests = {f"{node.path.rstrip('/')}/{name}": lazy_digest(var.data)

@@ -68,7 +68,8 @@ class RuleResolver:
                 candidates.extend(self._variable(var, checks))
             except GUARDED as exc:
                 source = exc.path if isinstance(exc, Nwb1ZarrError) and exc.path else self._first_source(var)
-                self.ctx.problem(source, f"{_reason(exc)}; {self.target}/{var['name']} not mapped")
+                name = var["name"].replace("{column}", "*")
+                self.ctx.problem(source, f"{_reason(exc)}; {self.target}/{name} not mapped")
         earlier = len(self.ctx.problems) - self.problems_before
         kept = check_group(self.ctx, self.target, candidates, complete=bool(self.rule.get("complete")),
                            earlier_problems=earlier)

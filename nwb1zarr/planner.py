@@ -11,6 +11,7 @@ from __future__ import annotations
 import os
 from typing import Any
 
+from . import prerelease
 from . import store_attrs as sa
 from .legacy_tree import LegacyTree
 from .plan_bindings import rule_bindings, rule_target
@@ -21,6 +22,8 @@ from .plan_metadata import plan_metadata
 from .plan_model import Account, Entry, Plan
 from .plan_rules import RuleResolver
 from .remainder import account_remainder
+
+PRERELEASE_PROFILE = "generic_nwb1"
 
 
 def plan(src: str | os.PathLike[str], *, profile: str | None = None) -> Plan:
@@ -36,6 +39,9 @@ def plan(src: str | os.PathLike[str], *, profile: str | None = None) -> Plan:
 
 def make_plan(tree: LegacyTree, *, profile: str | None = None) -> Plan:
     """The plan for an open tree (see :func:`plan`)."""
+    prerelease_text = getattr(tree, "nwb2_prerelease", None)
+    if prerelease_text:  # NWB 2 pre-release: only the generic profile, and only if it keeps every object
+        profile = PRERELEASE_PROFILE
     chosen, note = choose_profile(tree, profile)
     ctx = PlanContext(tree)
     root_attrs = plan_metadata(ctx, chosen)
@@ -66,6 +72,9 @@ def make_plan(tree: LegacyTree, *, profile: str | None = None) -> Plan:
             groups[group].update(attrs)
     accounting, kept_entries, nwb1_groups = account_remainder(tree, entries)
     groups.update(nwb1_groups)
+    if prerelease_text:
+        skipped = {p: a.detail for p, a in accounting.items() if a.status == "skipped"}
+        note = prerelease.decision(prerelease_text, skipped, file=str(tree.source))
     return Plan(source=str(tree.source), profile=chosen.name, profile_note=note, root_attrs=root_attrs,
                 entries=entries + kept_entries, groups=groups, accounting=accounting, problems=ctx.problems)
 
