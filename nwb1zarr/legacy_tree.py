@@ -17,6 +17,7 @@ from typing import Any, Literal
 import h5py
 import numpy as np
 
+from . import prerelease
 from .attrs import decode_bytes, normalize, normalize_attrs
 from .errors import InputError, SourceDataError, hdf5_reason
 from .typemap import TypeMap
@@ -76,24 +77,29 @@ class LegacyTree:
     'Custom'
     """
 
-    def __init__(self, file: h5py.File, path: Path, nodes: dict[str, Node]) -> None:
+    def __init__(self, file: h5py.File, path: Path, nodes: dict[str, Node], *,
+                 nwb2_prerelease: str | None = None) -> None:
         self.file = file
         self.source = path
         self.nodes = nodes
+        self.nwb2_prerelease = nwb2_prerelease  # prerelease.detect(): None for a genuine NWB 1.0 file
 
     # ---- opening -------------------------------------------------------------------------
     @classmethod
     def open(cls, src: str | os.PathLike[str], *, typemap: TypeMap | None = None) -> LegacyTree:
-        """Open ``src`` read-only and read its structure (no dataset values)."""
+        """Open ``src`` read-only and read its structure (no dataset values).
+
+        ``nwb2_prerelease`` is set when the file is an NWB 2 pre-release that calls itself NWB 1.x.
+        """
         path = Path(src)
         file = open_hdf5(path)
         try:
-            check_nwb1(file, path)
+            found = check_nwb1(file, path)
             nodes = _walk(file, typemap or TypeMap.load(), str(path))
         except BaseException:
             file.close()
             raise
-        return cls(file, path, nodes)
+        return cls(file, path, nodes, nwb2_prerelease=found)
 
     def close(self) -> None:
         self.file.close()
@@ -199,8 +205,12 @@ def _open_failure(exc: BaseException, size: int) -> str:
     return f"cannot open as HDF5 (damaged or truncated?): {hdf5_reason(exc)}"
 
 
-def check_nwb1(file: h5py.File, path: Path) -> None:
-    """Refuse files that are not NWB 1.0, saying what they are instead."""
+def check_nwb1(file: h5py.File, path: Path) -> str | None:
+    """Refuse files that are not NWB 1.0, saying what they are instead.
+
+    An NWB 2 pre-release that calls itself NWB 1.x is accepted (the planner decides what to do with
+    it): the return value is then :func:`nwb1zarr.prerelease.detect`'s description, else None.
+    """
     where = str(path)
     try:
         root_version = file.attrs.get("nwb_version")
@@ -210,6 +220,8 @@ def check_nwb1(file: h5py.File, path: Path) -> None:
     if root_version is not None:
         version = normalize(root_version)
         version = version[0] if isinstance(version, list) and version else version
+        if isinstance(version, str) and version.startswith(("1.", "NWB-1.")) and (found := prerelease.detect(file)):
+            return found
         raise InputError(f"this is an NWB {version} file, not NWB 1.0; open it with pynwb "
                          "(pip install pynwb) instead", file=where, path="/")
     try:
@@ -230,11 +242,13 @@ def check_nwb1(file: h5py.File, path: Path) -> None:
                              "(pip install pynwb) instead", file=where, path="/nwb_version")
         raise InputError(f"unsupported NWB version {str(text)[:80]!r}; nwb1zarr reads NWB 1.0.x files",
                          file=where, path="/nwb_version")
+    return prerelease.detect(file)
 
 
 def _looks_like_nwb2(file: h5py.File) -> bool:
     try:
-        return ".specloc" in file.attrs or "specifications" in file or file.attrs.get("namespace") is not None
+        return (".specloc" in file.attrs or "specifications" in file or file.attrs.get("namespace") is not None
+                or normalize(file.attrs.get("neurodata_type")) in ("NWBFile", ["NWBFile"]))
     except (OSError, RuntimeError, ValueError, TypeError, KeyError):
         return False
 
