@@ -175,3 +175,35 @@ def test_decision_refuses_when_objects_would_be_skipped():
 def test_decision_one_skipped_object_is_singular():
     with pytest.raises(InputError, match="would skip 1 object "):
         prerelease.decision("x", {"/a": "why"})
+
+
+# ---- end to end: the planner converts a pre-release only when the generic profile keeps every object ----
+
+
+def test_prerelease_converts_with_the_generic_profile_and_says_so(tmp_path):
+    from click.testing import CliRunner
+
+    import nwb1zarr
+    from nwb1zarr.cli import main
+
+    src = write_pynwb0(tmp_path / "early.nwb")
+    report = nwb1zarr.convert(src, tmp_path / "early.zarr", validate=True)
+    assert report.profile == "generic_nwb1"
+    assert "NWB 2 pre-release" in report.profile_note and "every object is kept" in report.profile_note
+    assert report.validation.ok, report.validation.summary()
+    assert not report.skipped
+    result = CliRunner().invoke(main, ["convert", str(src), str(tmp_path / "cli.zarr"), "--no-progress"])
+    assert result.exit_code == 0, result.output
+    assert "note: profile generic_nwb1 chosen (This is an NWB 2 pre-release" in result.output
+
+
+def test_prerelease_that_would_lose_objects_is_refused(tmp_path):
+    import nwb1zarr
+
+    src = write_pynwb0(tmp_path / "early.nwb")
+    with h5py.File(src, "a") as f:  # a variable-length numeric dataset has no Zarr equivalent: it would be skipped
+        ragged = f.create_dataset("analysis/ragged", (2,), dtype=h5py.vlen_dtype(np.int32))
+        ragged[0], ragged[1] = np.arange(3, dtype=np.int32), np.arange(1, dtype=np.int32)
+    with pytest.raises(InputError, match=r"pre-release.*would skip 1 object \(first /analysis/ragged"):
+        nwb1zarr.convert(src, tmp_path / "early.zarr")
+    assert not (tmp_path / "early.zarr").exists()
