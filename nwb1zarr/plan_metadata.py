@@ -33,6 +33,8 @@ def plan_metadata(ctx: PlanContext, profile: Profile) -> dict[str, Any]:
         try:
             value = ctx.read(path)
             value = value.tolist() if isinstance(value, np.ndarray) else value
+            if isinstance(value, list) and len(value) == 1:  # writers stored scalars as one-element arrays too
+                value = value[0]
             out[item["name"]] = parse(value, item.get("parse"))
         except (Nwb1ZarrError, ValueError, IndexError, TypeError, KeyError, OverflowError) as exc:
             reason = exc.message if isinstance(exc, Nwb1ZarrError) else str(exc)

@@ -64,9 +64,13 @@ class TimePlacer:
             data_dim = f"{entry.name}_sample"
             if time is None:
                 attrs[sa.TIME_NOTE] = "no timestamps declared for this variable; no time coordinate is attached"
+                self.ctx.problem(entry.sources[0] if entry.sources else None,
+                                 f"no timestamps; {child}/{entry.name} is stored without a time coordinate")
             elif n_time is None:
                 attrs[sa.TIME_NOTE] = (f"its timestamps {time} are missing or not one-dimensional; "
                                        "no time coordinate is attached")
+                self.ctx.problem(time, f"timestamps missing or not one-dimensional; {child}/{entry.name} is "
+                                       "stored without a time coordinate")
             else:
                 attrs[sa.TIME_NOTE] = (f"data has {length} samples along time but its timestamps have {n_time}; "
                                        "no time coordinate is attached (nothing padded or cut)")
