@@ -5,13 +5,24 @@
 >>> dt = nwb1zarr.open_legacy("570014520.nwb")          # lazy, no conversion  # doctest: +SKIP
 """
 
-from .build import open_legacy
-from .convert import ConversionReport, convert
-from .errors import DestinationError, InputError, Nwb1ZarrError, ProfileError, SourceDataError, StoreError
-from .plan_model import Plan
-from .planner import plan
-from .validate import validate
-from .validate_report import ValidationReport
+# The public names are imported on first use (PEP 562), so that `import nwb1zarr.cli` (and with it
+# `nwb1zarr --help`) does not pay for xarray, zarr and dask.
+
+from __future__ import annotations
+
+import importlib
+import sys
+import types
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from .build import open_legacy
+    from .convert import ConversionReport, convert
+    from .errors import DestinationError, InputError, Nwb1ZarrError, ProfileError, SourceDataError, StoreError
+    from .plan_model import Plan
+    from .planner import plan
+    from .validate import validate
+    from .validate_report import ValidationReport
 
 __all__ = [
     "ConversionReport",
@@ -28,3 +39,50 @@ __all__ = [
     "plan",
     "validate",
 ]
+
+_WHERE = {
+    "ConversionReport": "convert",
+    "DestinationError": "errors",
+    "InputError": "errors",
+    "Nwb1ZarrError": "errors",
+    "Plan": "plan_model",
+    "ProfileError": "errors",
+    "SourceDataError": "errors",
+    "StoreError": "errors",
+    "ValidationReport": "validate_report",
+    "convert": "convert",
+    "open_legacy": "build",
+    "plan": "planner",
+    "validate": "validate",
+}
+"""Each public name -> the submodule that defines it."""
+
+
+def __getattr__(name: str) -> Any:
+    module = _WHERE.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f".{module}", __name__), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted(set(globals()) | set(__all__))
+
+
+class _Package(types.ModuleType):
+    """Keeps the functions ``convert`` and ``validate`` where their same-named submodules would land.
+
+    Importing the submodule ``nwb1zarr.convert`` makes the import system set the package attribute
+    ``convert`` to that module; ``nwb1zarr.convert(...)`` must stay the function, as it always was.
+    """
+
+    def __setattr__(self, name: str, value: Any) -> None:
+        if (isinstance(value, types.ModuleType) and _WHERE.get(name) == name
+                and value.__name__ == f"{__name__}.{name}"):
+            value = getattr(value, name)
+        super().__setattr__(name, value)
+
+
+sys.modules[__name__].__class__ = _Package

@@ -1,21 +1,110 @@
-"""Command line: parses arguments, calls the library, shows progress, maps errors to exit codes."""
+"""Command line: parses arguments, calls the library, shows progress, maps errors to exit codes.
+
+Every command ends an error in exactly one line on stderr (``error: FILE[:PATH]: what happened``) and an
+exit code (see :mod:`nwb1zarr.errors`): errors nwb1zarr raises on purpose keep their own exit code,
+an interruption exits with 130, and anything else is a bug, reported as an "internal error" line
+(exit code 1). ``nwb1zarr --debug ...`` or ``NWB1ZARR_DEBUG=1`` also shows the traceback before that line.
+"""
 
 from __future__ import annotations
 
 import contextlib
+import functools
 import json
+import os
 import signal
 import sys
 import tempfile
-from collections.abc import Iterator
+import traceback
+from collections.abc import Callable, Iterator
 from pathlib import Path
-from typing import Any
+from typing import Any, TypeVar
 
 import click
 
-from .errors import Interrupted, Nwb1ZarrError
+from .errors import DestinationError, Interrupted, Nwb1ZarrError, hdf5_reason
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
+DEBUG_ENV = "NWB1ZARR_DEBUG"
+NOTHING_WRITTEN = "interrupted; nothing was written to the destination"
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def debug_enabled() -> bool:
+    """True when ``NWB1ZARR_DEBUG`` is set (to anything but empty or 0); ``nwb1zarr --debug`` sets it."""
+    return os.environ.get(DEBUG_ENV, "").strip() not in ("", "0")
+
+
+def internal_error(exc: BaseException, file: object = None) -> Nwb1ZarrError:
+    """The one-line error that stands for a bug (an exception nwb1zarr did not raise on purpose).
+
+    >>> str(internal_error(KeyError("x"), "a.nwb"))  # doctest: +ELLIPSIS
+    "a.nwb: internal error (KeyError: 'x'); please report this (rerun with --debug or NWB1ZARR_DEBUG=1 ...)"
+    """
+    text = " ".join(str(exc).split())
+    what = f"{type(exc).__name__}: {text[:300]}" if text else type(exc).__name__
+    return Nwb1ZarrError(f"internal error ({what}); please report this "
+                         f"(rerun with --debug or {DEBUG_ENV}=1 for the traceback)",
+                         file=None if file is None else str(file))
+
+
+# Click's own ways of ending a command (usage errors, ctx.exit, Abort) are not errors of ours.
+_CLICK_EXITS = (click.exceptions.Exit, click.exceptions.Abort, click.ClickException)
+
+
+def _fail(error: Nwb1ZarrError, cause: BaseException | None = None) -> None:
+    """Say ``error`` in one line on stderr (after the traceback of ``cause`` in debug mode) and exit."""
+    if debug_enabled():
+        shown = cause if cause is not None else error
+        click.echo("".join(traceback.format_exception(shown)).rstrip("\n"), err=True)
+    click.echo(f"error: {error}", err=True)
+    sys.exit(error.exit_code)
+
+
+@contextlib.contextmanager
+def one_line_errors(file: object, *, interrupted: str = "interrupted") -> Iterator[None]:
+    """Turn every exception of the block into one ``error:`` line on stderr and its exit code.
+
+    :class:`Nwb1ZarrError` keeps its message and exit code; KeyboardInterrupt (and SIGTERM, where a
+    command maps it) becomes :class:`Interrupted` (130); anything else is an internal error about
+    ``file`` (exit code 1). SystemExit and click's own exits pass through.
+    """
+    try:
+        yield
+    except _CLICK_EXITS:
+        raise
+    except Nwb1ZarrError as exc:
+        _fail(exc)
+    except KeyboardInterrupt as exc:
+        _fail(Interrupted(interrupted, file=None if file is None else str(file)), cause=exc)
+    except Exception as exc:  # a bug: still one line, never a traceback (unless asked for)
+        _fail(internal_error(exc, file), cause=exc)
+
+
+def reports_errors(file_param: str, *, interrupted: str = "interrupted") -> Callable[[F], F]:
+    """Decorator for a command: its errors end in one line about the argument ``file_param``."""
+    def decorate(command: F) -> F:
+        @functools.wraps(command)
+        def run(*args: Any, **kwargs: Any) -> Any:
+            with one_line_errors(kwargs.get(file_param), interrupted=interrupted):
+                return command(*args, **kwargs)
+        return run  # type: ignore[return-value]
+    return decorate
+
+
+@contextlib.contextmanager
+def _debug_environment() -> Iterator[None]:
+    """Set NWB1ZARR_DEBUG for this invocation (and any child it forks); restore it afterwards."""
+    previous = os.environ.get(DEBUG_ENV)
+    os.environ[DEBUG_ENV] = "1"
+    try:
+        yield
+    finally:
+        if previous is None:
+            os.environ.pop(DEBUG_ENV, None)
+        else:
+            os.environ[DEBUG_ENV] = previous
 
 
 class _Progress:
@@ -54,15 +143,15 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
-def _fail(exc: Nwb1ZarrError) -> None:
-    click.echo(f"error: {exc}", err=True)
-    sys.exit(exc.exit_code)
-
-
 @click.group()
 @click.version_option(package_name="nwb1zarr")
-def main() -> None:
+@click.option("--debug", is_flag=True,
+              help=f"On an error, also show the full traceback (same as {DEBUG_ENV}=1).")
+@click.pass_context
+def main(ctx: click.Context, debug: bool) -> None:
     """Convert legacy NWB 1.0 files (Allen Brain Observatory) to labelled Zarr stores, and prove them exact."""
+    if debug:
+        ctx.with_resource(_debug_environment())
 
 
 @main.command()
@@ -74,6 +163,7 @@ def main() -> None:
 @click.option("--validate", "run_validate", is_flag=True, help="Validate the store against SRC after writing.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write the full JSON report here.")
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: when stderr is a terminal).")
+@reports_errors("src", interrupted=NOTHING_WRITTEN)
 def convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, profile: str | None,
             run_validate: bool, report_path: Path | None, progress: bool | None) -> None:
     """Convert SRC (NWB 1.0) to a Zarr store at DST (default: SRC with .zarr)."""
@@ -82,7 +172,12 @@ def convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, prof
 
     args = (src, dst, overwrite, zarr_format, profile, run_validate, report_path, progress)
     if can_supervise():  # a child converts; a hung or crashed libhdf5 still ends in one line
-        sys.exit(supervised(lambda: _convert(*args) or EXIT_OK, src=src, dst=dst or default_destination(src)))
+        def child() -> int:  # reports its own errors: the supervisor only passes the exit code on
+            with one_line_errors(src, interrupted=NOTHING_WRITTEN):
+                _convert(*args)
+            return EXIT_OK
+
+        sys.exit(supervised(child, src=src, dst=dst or default_destination(src)))
     _convert(*args)
 
 
@@ -91,23 +186,23 @@ def _convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, pro
     from .convert import convert as do_convert
 
     show = sys.stderr.isatty() if progress is None else progress
-    try:
-        with _terminate_as_interrupt():
-            report = do_convert(src, dst, overwrite=overwrite, zarr_format=int(zarr_format), profile=profile,
-                                validate=run_validate, progress=_Progress(show))
-    except Nwb1ZarrError as exc:
-        _fail(exc)
-        return
-    except KeyboardInterrupt:
-        _fail(Interrupted("interrupted; nothing was written to the destination", file=str(src)))
-        return
-    except Exception as exc:  # a bug: still one line, never a traceback
-        _fail(Nwb1ZarrError(f"internal error ({type(exc).__name__}: {exc}); please report this", file=str(src)))
-        return
+    with _terminate_as_interrupt():
+        report = do_convert(src, dst, overwrite=overwrite, zarr_format=int(zarr_format), profile=profile,
+                            validate=run_validate, progress=_Progress(show))
+    with one_line_errors(src, interrupted=f"interrupted; the store at {report.destination} is complete"):
+        _say(report, report_path)
+
+
+def _say(report: Any, report_path: Path | None) -> None:
+    """What a finished conversion tells the user (and the JSON report, when asked for)."""
     if report.profile_note:
         click.echo(f"note: profile {report.profile} chosen ({report.profile_note})")
     if report_path:
-        report_path.write_text(json.dumps(report.to_dict(), indent=1, default=str))
+        try:
+            report_path.write_text(json.dumps(report.to_dict(), indent=1, default=str))
+        except OSError as exc:
+            raise Nwb1ZarrError(f"cannot write the report ({exc.strerror or exc}); the store at "
+                                f"{report.destination} was written", file=str(report_path)) from exc
     counts = ", ".join(f"{v} {k}" for k, v in sorted(report.counts.items()))
     click.echo(f"wrote {report.destination} ({report.arrays} arrays, {report.bytes_out / 1e6:.1f} MB "
                f"from {report.bytes_in / 1e6:.1f} MB, {report.seconds:.1f} s) profile {report.profile}")
@@ -126,15 +221,12 @@ def _convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, pro
 @click.argument("src", type=click.Path(path_type=Path))
 @click.option("--json", "as_json", is_flag=True, help="Print the full plan as JSON.")
 @click.option("--profile", default=None, help="Profile name or JSON file.")
+@reports_errors("src")
 def inspect(src: Path, as_json: bool, profile: str | None) -> None:
     """Show the matched profile and the full plan for SRC (nothing is written)."""
     from .planner import plan
 
-    try:
-        the_plan = plan(src, profile=profile)
-    except Nwb1ZarrError as exc:
-        _fail(exc)
-        return
+    the_plan = plan(src, profile=profile)
     if as_json:
         click.echo(the_plan.to_json())
         return
@@ -165,44 +257,51 @@ def inspect(src: Path, as_json: bool, profile: str | None) -> None:
 @click.option("--json", "as_json", is_flag=True, help="Print the full machine-readable report as JSON.")
 @click.option("--profile", default=None, help="Profile used at conversion (default: the one the store records).")
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: when stderr is a terminal).")
+@reports_errors("src")
 def validate(src: Path, store: Path | None, as_json: bool, profile: str | None, progress: bool | None) -> None:
     """Prove STORE holds exactly SRC's values; with one argument, check a store by its digests and layout."""
     from .validate import validate as run_validation
 
     show = sys.stderr.isatty() if progress is None else progress
-    try:
-        if store is None:
-            report = run_validation(src, profile=profile, progress=_Progress(show))
-        else:
-            report = run_validation(src, store, profile=profile, progress=_Progress(show))
-    except Nwb1ZarrError as exc:
-        _fail(exc)
-        return
+    if store is None:
+        report = run_validation(src, profile=profile, progress=_Progress(show))
+    else:
+        report = run_validation(src, store, profile=profile, progress=_Progress(show))
     click.echo(json.dumps(report.to_dict(), indent=1, default=str) if as_json else report.summary())
     sys.exit(EXIT_OK if report.ok else EXIT_FAILURE)
 
 
+def _demo_directory(ctx: click.Context, param: click.Parameter, value: Path | None) -> Path:
+    return value if value is not None else Path(tempfile.mkdtemp(prefix="nwb1zarr-demo-"))
+
+
 @main.command()
-@click.argument("directory", required=False, type=click.Path(path_type=Path))
+@click.argument("directory", required=False, type=click.Path(path_type=Path), callback=_demo_directory)
 @click.option("--session-type", default="three_session_B", show_default=True,
               type=click.Choice(["three_session_A", "three_session_B", "three_session_C", "three_session_C2"]))
 @click.option("--overwrite", is_flag=True, help="Replace an earlier demo store.")
-def demo(directory: Path | None, session_type: str, overwrite: bool) -> None:
+@reports_errors("directory")
+def demo(directory: Path, session_type: str, overwrite: bool) -> None:
     """Write the built-in synthetic example session, convert it, validate it, and say where things are."""
     from .convert import convert as do_convert
     from .testing import SessionSpec, write_session
 
-    directory = directory or Path(tempfile.mkdtemp(prefix="nwb1zarr-demo-"))
-    directory.mkdir(parents=True, exist_ok=True)
+    if directory.exists() and not directory.is_dir():
+        raise DestinationError("not a directory; the demo needs a directory to write its files into",
+                               file=str(directory))
+    try:
+        directory.mkdir(parents=True, exist_ok=True)
+    except OSError as exc:
+        raise DestinationError(f"cannot create the demo directory: {exc.strerror or exc}",
+                               file=str(directory)) from exc
     src = directory / f"demo_{session_type}.nwb"
     if not src.exists() or overwrite:
-        write_session(src, SessionSpec.tiny(session_type=session_type))
+        try:
+            write_session(src, SessionSpec.tiny(session_type=session_type))
+        except OSError as exc:
+            raise DestinationError(f"cannot write the demo session: {hdf5_reason(exc)}", file=str(src)) from exc
     dst = src.with_suffix(".zarr")
-    try:
-        report = do_convert(src, dst, overwrite=True, validate=True, progress=_Progress(sys.stderr.isatty()))
-    except Nwb1ZarrError as exc:
-        _fail(exc)
-        return
+    report = do_convert(src, dst, overwrite=True, validate=True, progress=_Progress(sys.stderr.isatty()))
     click.echo(f"synthetic NWB 1.0 session (not real data): {src}")
     click.echo(f"converted store:                            {dst}")
     click.echo("source objects: " + ", ".join(f"{v} {k}" for k, v in sorted(report.counts.items())))
@@ -234,3 +333,7 @@ def _show_tree(dst: Path) -> None:
 def run(argv: list[str] | None = None) -> Any:
     """Entry point for tests: run the CLI without exiting the interpreter."""
     return main.main(args=argv, standalone_mode=False)
+
+
+if __name__ == "__main__":  # python -m nwb1zarr.cli
+    main(prog_name="nwb1zarr")
