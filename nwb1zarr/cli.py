@@ -161,16 +161,18 @@ def main(ctx: click.Context, debug: bool) -> None:
 @click.option("--zarr-format", type=click.Choice(["2", "3"]), default="3", show_default=True)
 @click.option("--profile", default=None, help="Profile name or JSON file (default: chosen from the file).")
 @click.option("--validate", "run_validate", is_flag=True, help="Validate the store against SRC after writing.")
+@click.option("--strict", is_flag=True, help="Refuse a file with any problem (exit 1, nothing written) instead of "
+                                             "keeping what cannot be mapped under /nwb1.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write the full JSON report here.")
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: when stderr is a terminal).")
 @reports_errors("src", interrupted=NOTHING_WRITTEN)
 def convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, profile: str | None,
-            run_validate: bool, report_path: Path | None, progress: bool | None) -> None:
+            run_validate: bool, strict: bool, report_path: Path | None, progress: bool | None) -> None:
     """Convert SRC (NWB 1.0) to a Zarr store at DST (default: SRC with .zarr)."""
     from .convert import default_destination
     from .supervise import can_supervise, supervised
 
-    args = (src, dst, overwrite, zarr_format, profile, run_validate, report_path, progress)
+    args = (src, dst, overwrite, zarr_format, profile, run_validate, strict, report_path, progress)
     if can_supervise():  # a child converts; a hung or crashed libhdf5 still ends in one line
         def child() -> int:  # reports its own errors: the supervisor only passes the exit code on
             with one_line_errors(src, interrupted=NOTHING_WRITTEN):
@@ -182,13 +184,13 @@ def convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, prof
 
 
 def _convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, profile: str | None,
-             run_validate: bool, report_path: Path | None, progress: bool | None) -> None:
+             run_validate: bool, strict: bool, report_path: Path | None, progress: bool | None) -> None:
     from .convert import convert as do_convert
 
     show = sys.stderr.isatty() if progress is None else progress
     with _terminate_as_interrupt():
         report = do_convert(src, dst, overwrite=overwrite, zarr_format=int(zarr_format), profile=profile,
-                            validate=run_validate, progress=_Progress(show))
+                            validate=run_validate, strict=strict, progress=_Progress(show))
     with one_line_errors(src, interrupted=f"interrupted; the store at {report.destination} is complete"):
         _say(report, report_path)
 
