@@ -3,6 +3,22 @@
 >>> import nwb1zarr
 >>> report = nwb1zarr.convert("570014520.nwb")          # doctest: +SKIP
 >>> dt = nwb1zarr.open_legacy("570014520.nwb")          # lazy, no conversion  # doctest: +SKIP
+
+Modules by pipeline stage:
+
+- read: ``legacy_tree`` (h5py -> typed nodes), ``typemap`` (neurodata_type / ancestry -> types),
+  ``prerelease`` (NWB 2 pre-releases), ``attrs`` (attribute normalisation), ``names`` (safe store names);
+- profile: ``profiles`` (schemas/*.json), ``schema_files``, ``registry``, and what profiles may name:
+  ``parsers`` (metadata), ``transforms``, ``derivations``, ``verifications`` (checks such as ROI orientation);
+- plan: ``planner`` (orchestration) -> ``plan_choice``, ``plan_metadata``, ``plan_bindings``, ``plan_rules``,
+  ``plan_checks`` (group consistency), ``plan_time`` (placing traces on time), ``remainder`` (everything
+  else, under /nwb1), with ``plan_context`` and ``plan_model`` (the :class:`Plan` value);
+- build: ``build`` (plan -> lazy DataTree), ``source_arrays`` (dask arrays over the source), ``chunking``;
+- write: ``convert`` (the job), ``write`` (to_zarr), ``claim_dst`` (atomic destination), ``digests``,
+  ``provenance``, ``store_attrs`` (the attribute vocabulary shared with the validator);
+- validate: ``validate``, ``validate_values``, ``store_check``, ``validate_report``;
+- around them: ``cli``, ``supervise`` (hung / crashed libhdf5), ``progress``, ``backend`` (xarray engine),
+  ``allensdk`` (AllenSDK-style helpers on a store), ``errors``.
 """
 
 # The public names are imported on first use (PEP 562), so that `import nwb1zarr.cli` (and with it
