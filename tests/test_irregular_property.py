@@ -20,6 +20,8 @@ import tempfile
 from dataclasses import replace
 from pathlib import Path
 
+import h5py
+import numpy as np
 import pytest
 import xarray as xr
 from hypothesis import HealthCheck, Phase, given, settings
@@ -281,6 +283,18 @@ def test_spontaneous_and_frame_duration(spec: TreeSpec, inconsistent: bool, tmp_
 def test_roi_mask_orientation(orientation: str, tmp_path: Path) -> None:
     """pix_mask transposed against img_mask, or matching neither way (the spec's orientation is the baseline)."""
     convert_case(tmp_path, TreeSpec(orientation=orientation), inconsistent=orientation == "neither")  # type: ignore[arg-type]
+    # The store's column names follow what was verified, read back against plain h5py.
+    seg = "/processing/brain_observatory_pipeline/ImageSegmentation/imaging_plane_1"
+    with h5py.File(tmp_path / "irregular.nwb", "r") as f:
+        names = [n.decode().rstrip("\x00") if isinstance(n, bytes) else n for n in f[f"{seg}/roi_list"][()]]
+        pix = np.concatenate([f[f"{seg}/{n}/pix_mask"][()] for n in names])
+    pixels = xr.open_datatree(tmp_path / "irregular.zarr", engine="zarr")["rois/pixels"]
+    if orientation == "transposed":
+        assert pixels.attrs["nwb1_pix_mask_orientation"] == "y,x"
+        assert np.array_equal(pixels["y"].values, pix[:, 0]) and np.array_equal(pixels["x"].values, pix[:, 1])
+    else:
+        assert pixels.attrs["nwb1_pix_mask_orientation"] == "neither"
+        assert "x" not in pixels and np.array_equal(pixels["pix_mask_0"].values, pix[:, 0])
 
 
 @pytest.mark.parametrize("spec", [
