@@ -32,7 +32,7 @@ def test_clean_file_converts_under_strict(variant_file, tmp_path):
 
 def test_problem_is_refused_with_nothing_written(variant_file, tmp_path):
     src = _unbalanced(variant_file("B"), tmp_path)
-    with pytest.raises(SourceDataError, match="strict: .*problem.*spontaneous"):
+    with pytest.raises(SourceDataError, match=r"strict: .*problem.*spontaneous"):
         nwb1zarr.convert(src, tmp_path / "s.zarr", strict=True)
     assert not list(tmp_path.glob("*.zarr")) and not list(tmp_path.glob(".s.zarr*"))
     result = CliRunner().invoke(main, ["convert", str(src), str(tmp_path / "s.zarr"), "--strict", "--no-progress"])
