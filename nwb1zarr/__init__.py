@@ -6,6 +6,8 @@
 
 Modules by pipeline stage:
 
+- sources: ``sources`` (experiment ids, AllenSDK caches), ``download`` (archive cache, resume, checksums),
+  ``urls`` (fsspec URLs, storage options), ``remote_source`` (an HDF5 source read over fsspec);
 - read: ``legacy_tree`` (h5py -> typed nodes), ``typemap`` (neurodata_type / ancestry -> types),
   ``prerelease`` (NWB 2 pre-releases), ``attrs`` (attribute normalisation), ``names`` (safe store names);
 - profile: ``profiles`` (schemas/*.json), ``schema_files``, ``registry``, and what profiles may name:
@@ -14,11 +16,15 @@ Modules by pipeline stage:
   ``plan_checks`` (group consistency), ``plan_time`` (placing traces on time), ``remainder`` (everything
   else, under /nwb1), with ``plan_context`` and ``plan_model`` (the :class:`Plan` value);
 - build: ``build`` (plan -> lazy DataTree), ``source_arrays`` (dask arrays over the source), ``chunking``;
-- write: ``convert`` (the job), ``write`` (to_zarr), ``claim_dst`` (atomic destination), ``digests``,
-  ``provenance``, ``store_attrs`` (the attribute vocabulary shared with the validator);
+- write: ``convert`` (the job), ``write`` (to_zarr), ``claim_dst`` (atomic local destination), ``claim_remote``
+  and ``object_store`` (object stores: root document last), ``digests``, ``provenance``, ``store_attrs`` (the
+  attribute vocabulary shared with the validator);
 - validate: ``validate``, ``validate_values``, ``store_check``, ``validate_report``;
-- around them: ``cli``, ``supervise`` (hung / crashed libhdf5), ``progress``, ``backend`` (xarray engine),
-  ``allensdk`` (AllenSDK-style helpers on a store), ``errors``.
+- around them: ``cli``, ``supervise`` (hung / crashed libhdf5), ``progress`` and ``progress_bar``, ``backend``
+  (xarray engine), ``allensdk`` (AllenSDK-style helpers on a store), ``plot`` and ``plot_data`` (a session
+  summary from a store), ``errors``;
+- many sessions: ``batch`` (``convert_many`` on dask.distributed) with ``batch_inputs``, ``batch_target``,
+  ``batch_state`` (resume log), ``batch_task`` (one session on a worker), ``batch_report``.
 """
 
 # The public names are imported on first use (PEP 562), so that `import nwb1zarr.cli` (and with it
@@ -32,6 +38,8 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
+    from .batch import convert_many
+    from .batch_report import BatchReport
     from .build import open_legacy
     from .convert import ConversionReport, convert
     from .errors import DestinationError, InputError, Nwb1ZarrError, ProfileError, SourceDataError, StoreError
@@ -41,6 +49,7 @@ if TYPE_CHECKING:
     from .validate_report import ValidationReport
 
 __all__ = [
+    "BatchReport",
     "ConversionReport",
     "DestinationError",
     "InputError",
@@ -51,12 +60,14 @@ __all__ = [
     "StoreError",
     "ValidationReport",
     "convert",
+    "convert_many",
     "open_legacy",
     "plan",
     "validate",
 ]
 
 _WHERE = {
+    "BatchReport": "batch_report",
     "ConversionReport": "convert",
     "DestinationError": "errors",
     "InputError": "errors",
@@ -67,6 +78,7 @@ _WHERE = {
     "StoreError": "errors",
     "ValidationReport": "validate_report",
     "convert": "convert",
+    "convert_many": "batch",
     "open_legacy": "build",
     "plan": "planner",
     "validate": "validate",

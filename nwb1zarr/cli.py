@@ -107,23 +107,40 @@ def _debug_environment() -> Iterator[None]:
             os.environ[DEBUG_ENV] = previous
 
 
-class _Progress:
-    """A one-line progress display on stderr (only when it is a terminal, or when asked)."""
+def _display(progress: bool | None = None, *, quiet: bool = False, verbose: bool = False) -> Any:
+    """The progress display on stderr (:mod:`nwb1zarr.progress_bar`): bars only on a terminal unless
+    ``--progress``; none with ``--quiet``; stage timings with ``--verbose``."""
+    from .progress_bar import ProgressDisplay
 
-    def __init__(self, enabled: bool) -> None:
-        self.enabled = enabled
-        self.last = ""
+    if quiet and verbose:
+        raise click.UsageError("--quiet and --verbose exclude each other")
+    return ProgressDisplay(show=False if quiet else progress, verbose=verbose)
 
-    def __call__(self, stage: str, done: int, total: int) -> None:
-        if not self.enabled:
-            return
-        pct = 100 * done // total if total else 100
-        line = f"\r{stage:>8}: {pct:3d}% ({done}/{total})"
-        if line != self.last:
-            click.echo(line, nl=False, err=True)
-            self.last = line
-        if done >= total:
-            click.echo("", err=True)
+
+def source_options(command: F) -> F:
+    """``--cache``, ``--quiet`` and ``--verbose``: the options of every command that reads a source."""
+    command = click.option("--verbose", "-v", is_flag=True, help="Also say each stage and how long it took.")(command)
+    command = click.option("--quiet", "-q", is_flag=True, help="Print nothing but errors (no progress).")(command)
+    return click.option("--cache", "cache", type=click.Path(path_type=Path), default=None,
+                        help="AllenSDK cache folder (BrainObservatoryCache manifest.json) to find an experiment id "
+                             "in, and to download it into (default: $NWB1ZARR_ALLENSDK_CACHE, else "
+                             "~/.cache/nwb1zarr).")(command)
+
+
+def _resolve(src: Any, cache: Path | None, display: Any) -> Any:
+    """SRC as given, or for an experiment id the local file it names (found in a cache or downloaded)."""
+    from .sources import resolve_source
+
+    with display:
+        source = resolve_source(src, cache=cache, progress=display)
+    if display.verbose and source.origin != "path":
+        got = source.download
+        how = {"allensdk-cache": "from the AllenSDK cache", "download-cache": "from the download cache",
+               "archive": f"downloaded from {got.url if got else '?'}"}[source.origin]
+        checked = f"; verified by {got.verified_by}" if got is not None and got.verified_by != "none" else ""
+        record = "; with its ophys_experiments.json record" if source.record is not None else ""
+        click.echo(f"source {source.argument}: {source.path} ({how}{checked}{record})", err=True)
+    return source
 
 
 @contextlib.contextmanager
@@ -143,6 +160,27 @@ def _terminate_as_interrupt() -> Iterator[None]:
         signal.signal(signal.SIGTERM, previous)
 
 
+def path_or_url(value: str | Path) -> Path | str:
+    """A command-line file argument: a URL (``s3://bucket/x.nwb``) stays text, anything else is a Path."""
+    from .urls import is_url
+
+    return value if isinstance(value, str) and is_url(value) else Path(value)
+
+
+def storage_option_flag(command: F) -> F:
+    """``--storage-option KEY=VALUE`` (repeatable): options for the fsspec filesystem of a URL argument."""
+    return click.option("--storage-option", "storage_option", multiple=True, metavar="KEY=VALUE",
+                        help="Option for the filesystem of a URL source or destination (repeatable; values read "
+                             "as JSON when they parse, dotted keys nest), e.g. anon=true, "
+                             "endpoint_url=http://127.0.0.1:9000, profile=lab.")(command)
+
+
+def _storage_options(pairs: tuple[str, ...]) -> dict[str, Any] | None:
+    from .urls import parse_storage_options
+
+    return parse_storage_options(pairs) or None
+
+
 @click.group()
 @click.version_option(package_name="nwb1zarr")
 @click.option("--debug", is_flag=True,
@@ -155,8 +193,8 @@ def main(ctx: click.Context, debug: bool) -> None:
 
 
 @main.command()
-@click.argument("src", type=click.Path(path_type=Path))
-@click.argument("dst", required=False, type=click.Path(path_type=Path))
+@click.argument("src", type=path_or_url)
+@click.argument("dst", required=False, type=path_or_url)
 @click.option("--overwrite", is_flag=True, help="Replace an existing store at DST.")
 @click.option("--zarr-format", type=click.Choice(["2", "3"]), default="3", show_default=True)
 @click.option("--profile", default=None, help="Profile name or JSON file (default: chosen from the file).")
@@ -165,14 +203,22 @@ def main(ctx: click.Context, debug: bool) -> None:
                                              "keeping what cannot be mapped under /nwb1.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write the full JSON report here.")
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: when stderr is a terminal).")
+@source_options
+@storage_option_flag
 @reports_errors("src", interrupted=NOTHING_WRITTEN)
 def convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, profile: str | None,
-            run_validate: bool, strict: bool, report_path: Path | None, progress: bool | None) -> None:
-    """Convert SRC (NWB 1.0) to a Zarr store at DST (default: SRC with .zarr)."""
+            run_validate: bool, strict: bool, report_path: Path | None, progress: bool | None,
+            cache: Path | None, quiet: bool, verbose: bool, storage_option: tuple[str, ...] = ()) -> None:
+    """Convert SRC (NWB 1.0 file, or an ophys experiment id) to a Zarr store at DST (default: SRC with .zarr)."""
     from .convert import default_destination
     from .supervise import can_supervise, supervised
 
-    args = (src, dst, overwrite, zarr_format, profile, run_validate, strict, report_path, progress)
+    display = _display(progress, quiet=quiet, verbose=verbose)
+    source = _resolve(src, cache, display)
+    if source.experiment_id is not None:  # 570014520 -> ./570014520.zarr, not beside the cached file
+        src, dst = source.path, dst if dst is not None else source.default_destination
+    args = (src, dst, overwrite, zarr_format, profile, run_validate, strict, report_path, display,
+            source.extra_attrs, quiet, _storage_options(storage_option))
     if can_supervise():  # a child converts; a hung or crashed libhdf5 still ends in one line
         def child() -> int:  # reports its own errors: the supervisor only passes the exit code on
             with one_line_errors(src, interrupted=NOTHING_WRITTEN):
@@ -184,19 +230,22 @@ def convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, prof
 
 
 def _convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, profile: str | None,
-             run_validate: bool, strict: bool, report_path: Path | None, progress: bool | None) -> None:
+             run_validate: bool, strict: bool, report_path: Path | None, display: Any,
+             extra_attrs: dict[str, Any] | None = None, quiet: bool = False,
+             storage_options: dict[str, Any] | None = None) -> None:
     from .convert import convert as do_convert
 
-    show = sys.stderr.isatty() if progress is None else progress
-    with _terminate_as_interrupt():
+    with _terminate_as_interrupt(), display:
         report = do_convert(src, dst, overwrite=overwrite, zarr_format=int(zarr_format), profile=profile,
-                            validate=run_validate, strict=strict, progress=_Progress(show))
+                            validate=run_validate, strict=strict, progress=display, extra_attrs=extra_attrs,
+                            storage_options=storage_options)
     with one_line_errors(src, interrupted=f"interrupted; the store at {report.destination} is complete"):
-        _say(report, report_path)
+        _say(report, report_path, quiet=quiet)
 
 
-def _say(report: Any, report_path: Path | None) -> None:
-    """What a finished conversion tells the user (and the JSON report, when asked for)."""
+def _say(report: Any, report_path: Path | None, *, quiet: bool = False) -> None:
+    """What a finished conversion tells the user (and the JSON report, when asked for); ``quiet``: only a
+    failed validation."""
     if report.profile_note:
         click.echo(f"note: profile {report.profile} chosen ({report.profile_note})")
     if report_path:
@@ -205,6 +254,11 @@ def _say(report: Any, report_path: Path | None) -> None:
         except OSError as exc:
             raise Nwb1ZarrError(f"cannot write the report ({exc.strerror or exc}); the store at "
                                 f"{report.destination} was written", file=str(report_path)) from exc
+    if quiet:
+        if not report.ok:
+            click.echo(report.validation.summary())
+            sys.exit(EXIT_FAILURE)
+        return
     counts = ", ".join(f"{v} {k}" for k, v in sorted(report.counts.items()))
     click.echo(f"wrote {report.destination} ({report.arrays} arrays, {report.bytes_out / 1e6:.1f} MB "
                f"from {report.bytes_in / 1e6:.1f} MB, {report.seconds:.1f} s) profile {report.profile}")
@@ -220,20 +274,26 @@ def _say(report: Any, report_path: Path | None) -> None:
 
 
 @main.command()
-@click.argument("src", type=click.Path(path_type=Path))
+@click.argument("src", type=path_or_url)
 @click.option("--json", "as_json", is_flag=True, help="Print the full plan as JSON.")
 @click.option("--profile", default=None, help="Profile name or JSON file.")
+@source_options
+@storage_option_flag
 @reports_errors("src")
-def inspect(src: Path, as_json: bool, profile: str | None) -> None:
-    """Show the matched profile and the full plan for SRC (nothing is written)."""
+def inspect(src: Path, as_json: bool, profile: str | None, cache: Path | None, quiet: bool, verbose: bool,
+            storage_option: tuple[str, ...] = ()) -> None:
+    """Show the matched profile and the full plan for SRC (file or experiment id; nothing is written)."""
     from .planner import plan
 
-    the_plan = plan(src, profile=profile)
+    source = _resolve(src, cache, _display(quiet=quiet, verbose=verbose))
+    the_plan = plan(source.path, profile=profile, storage_options=_storage_options(storage_option))
     if as_json:
         click.echo(the_plan.to_json())
         return
     click.echo(f"source:  {the_plan.source}")
     click.echo(f"profile: {the_plan.profile}" + (f" ({the_plan.profile_note})" if the_plan.profile_note else ""))
+    if source.record is not None:
+        click.echo(f"  allensdk_cache_record = {json.dumps(source.record, sort_keys=True)}")
     for key, value in the_plan.root_attrs.items():
         click.echo(f"  {key} = {value!r}")
     click.echo("store arrays:")
@@ -254,22 +314,127 @@ def inspect(src: Path, as_json: bool, profile: str | None) -> None:
 
 
 @main.command()
-@click.argument("src", type=click.Path(path_type=Path))
-@click.argument("store", required=False, type=click.Path(path_type=Path))
+@click.argument("src", type=path_or_url)
+@click.argument("store", required=False, type=path_or_url)
 @click.option("--json", "as_json", is_flag=True, help="Print the full machine-readable report as JSON.")
 @click.option("--profile", default=None, help="Profile used at conversion (default: the one the store records).")
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: when stderr is a terminal).")
+@source_options
+@storage_option_flag
 @reports_errors("src")
-def validate(src: Path, store: Path | None, as_json: bool, profile: str | None, progress: bool | None) -> None:
-    """Prove STORE holds exactly SRC's values; with one argument, check a store by its digests and layout."""
+def validate(src: Path, store: Path | None, as_json: bool, profile: str | None, progress: bool | None,
+             cache: Path | None, quiet: bool, verbose: bool, storage_option: tuple[str, ...] = ()) -> None:
+    """Prove STORE holds exactly SRC's values (SRC: file or experiment id); with one argument, check a store by
+    its digests and layout."""
     from .validate import validate as run_validation
 
-    show = sys.stderr.isatty() if progress is None else progress
+    display = _display(progress, quiet=quiet, verbose=verbose)
     if store is None:
-        report = run_validation(src, profile=profile, progress=_Progress(show))
+        with display:
+            report = run_validation(src, profile=profile, progress=display,
+                                    storage_options=_storage_options(storage_option))
     else:
-        report = run_validation(src, store, profile=profile, progress=_Progress(show))
-    click.echo(json.dumps(report.to_dict(), indent=1, default=str) if as_json else report.summary())
+        source = _resolve(src, cache, display)
+        with display:
+            report = run_validation(source.path, store, profile=profile, progress=display,
+                                    storage_options=_storage_options(storage_option))
+    if as_json or not quiet or not report.ok:
+        click.echo(json.dumps(report.to_dict(), indent=1, default=str) if as_json else report.summary())
+    sys.exit(EXIT_OK if report.ok else EXIT_FAILURE)
+
+
+def _picture_path(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
+    if value.suffix.lower() not in (".png", ".pdf"):
+        raise click.BadParameter(f"{value}: expected a .png or .pdf file name")
+    return value
+
+
+@main.command()
+@click.argument("store")
+@click.option("-o", "--output", required=True, type=click.Path(path_type=Path), callback=_picture_path,
+              help="The picture to write: FILE.png or FILE.pdf.")
+@click.option("--dpi", default=110, show_default=True, type=click.IntRange(30, 600), help="Resolution of a PNG.")
+@reports_errors("store")
+def plot(store: str, output: Path, dpi: int) -> None:
+    """Draw a one-page summary of STORE (a converted session) into a PNG or PDF (needs nwb1zarr[plot])."""
+    from .plot import session_summary
+
+    session_summary(store, path=output, dpi=dpi)
+    click.echo(f"wrote {output}")
+
+
+class _BatchLine:
+    """convert-many's live line on stderr (sessions done / failed / running, MB/s), when shown."""
+
+    def __init__(self, show: bool) -> None:
+        self.show, self.width = show, 0
+
+    def __call__(self, status: Any) -> None:
+        if self.show:
+            line = status.line()
+            click.echo("\r" + line.ljust(self.width), nl=False, err=True)
+            self.width = len(line)
+
+    def close(self) -> None:
+        if self.show and self.width:
+            click.echo("", err=True)
+
+
+@main.command("convert-many")
+@click.argument("sources", nargs=-1)
+@click.option("--to", "to", required=True, metavar="DEST", help="Folder (created if missing) or fsspec URL "
+              "(s3://bucket/prefix) to write <name>.zarr stores into.")
+@click.option("--manifest", type=click.Path(path_type=Path), help="File listing sources, one a line (same as "
+              "@FILE).")
+@click.option("--workers", type=click.IntRange(1), help="Worker processes of the local cluster (default: one per "
+              "core, fewer if memory is short).")
+@click.option("--threads-per-worker", type=click.IntRange(1), default=1, show_default=True)
+@click.option("--scheduler", metavar="ADDRESS", help="Run on an existing dask cluster (tcp://host:8786) instead.")
+@click.option("--force", is_flag=True, help="Convert every session again, even those already done.")
+@click.option("--validate/--no-validate", "run_validate", default=True, show_default=True,
+              help="Prove each new store against its source (else: check it by its digests only).")
+@click.option("--retries", type=click.IntRange(0), default=2, show_default=True,
+              help="Further attempts for a session whose worker died while running it.")
+@click.option("--state", type=click.Path(path_type=Path), help="Event log of the runs (default: "
+              "DEST/.nwb1zarr-batch.jsonl; for a URL DEST ~/.cache/nwb1zarr/batch/<url>-<hash>.jsonl).")
+@click.option("--report", "report_path", type=click.Path(path_type=Path),
+              help="JSON report (default: nwb1zarr-batch-report.json beside the state log).")
+@click.option("--csv", "csv_path", type=click.Path(path_type=Path),
+              help="CSV report (default: nwb1zarr-batch-report.csv beside the state log).")
+@click.option("--cache", type=click.Path(path_type=Path), help="AllenSDK cache folder for experiment ids.")
+@click.option("--progress/--no-progress", default=None, help="Show the live line (default: when stderr is a "
+              "terminal).")
+@storage_option_flag
+@reports_errors("to", interrupted="interrupted; finished sessions are recorded; run the same command again to resume")
+def convert_many(sources: tuple[str, ...], to: str, manifest: Path | None, workers: int | None,
+                 threads_per_worker: int, scheduler: str | None, force: bool, run_validate: bool, retries: int,
+                 state: Path | None, report_path: Path | None, csv_path: Path | None, cache: Path | None,
+                 progress: bool | None, storage_option: tuple[str, ...] = ()) -> None:
+    """Convert many SOURCES (files, folders, globs, experiment ids, @MANIFEST) into DEST on a dask cluster.
+
+    Resumable: sessions whose stores are complete and validate by their digests are skipped. Exit code 0 when
+    every session succeeded, 1 when any failed (the report says which). Needs nwb1zarr[distributed].
+    """
+    from .batch import convert_many as run_batch
+
+    if workers is not None and scheduler is not None:
+        raise click.UsageError("--workers sizes the local cluster; it cannot be used with --scheduler")
+    line = _BatchLine(sys.stderr.isatty() if progress is None else progress)
+    try:
+        with _terminate_as_interrupt():
+            report = run_batch(sources, to=to, manifest=manifest, workers=workers,
+                               threads_per_worker=threads_per_worker, scheduler=scheduler, force=force,
+                               validate=run_validate, retries=retries, state=state, cache=cache,
+                               storage_options=_storage_options(storage_option), progress=line)
+    finally:
+        line.close()
+    try:
+        written = report.write(json_path=report_path, csv_path=csv_path)
+    except OSError as exc:
+        raise Nwb1ZarrError(f"cannot write the report ({exc.strerror or exc}); the run is recorded in "
+                            f"{report.state_path}", file=str(exc.filename or report_path or csv_path)) from exc
+    click.echo(report.summary())
+    click.echo(f"report: {written[0]} and {written[1]}; state log: {report.state_path}")
     sys.exit(EXIT_OK if report.ok else EXIT_FAILURE)
 
 
@@ -303,7 +468,8 @@ def demo(directory: Path, session_type: str, overwrite: bool) -> None:
         except OSError as exc:
             raise DestinationError(f"cannot write the demo session: {hdf5_reason(exc)}", file=str(src)) from exc
     dst = src.with_suffix(".zarr")
-    report = do_convert(src, dst, overwrite=True, validate=True, progress=_Progress(sys.stderr.isatty()))
+    with _display() as display:
+        report = do_convert(src, dst, overwrite=True, validate=True, progress=display)
     click.echo(f"synthetic NWB 1.0 session (not real data): {src}")
     click.echo(f"converted store:                            {dst}")
     click.echo("source objects: " + ", ".join(f"{v} {k}" for k, v in sorted(report.counts.items())))

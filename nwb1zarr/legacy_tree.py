@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, Literal
@@ -86,12 +86,16 @@ class LegacyTree:
 
     # ---- opening -------------------------------------------------------------------------
     @classmethod
-    def open(cls, src: str | os.PathLike[str], *, typemap: TypeMap | None = None) -> LegacyTree:
-        """Open ``src`` read-only and read its structure (no dataset values).
+    def open(cls, src: str | os.PathLike[str], *, typemap: TypeMap | None = None,
+             storage_options: Mapping[str, Any] | None = None) -> LegacyTree:
+        """Open ``src`` (a path or any fsspec URL) read-only and read its structure (no dataset values).
 
         ``nwb2_prerelease`` is set when the file is an NWB 2 pre-release that calls itself NWB 1.x.
+        ``storage_options`` go to the fsspec filesystem of a URL (see :mod:`nwb1zarr.urls`).
         """
-        path = Path(src)
+        from .remote_source import source_ref
+
+        path = source_ref(src, storage_options=storage_options)
         file = open_hdf5(path)
         try:
             found = check_nwb1(file, path)
@@ -162,8 +166,11 @@ def decode_value(value: Any) -> Any:
 HDF5_SIGNATURE = b"\x89HDF\r\n\x1a\n"
 
 
-def open_hdf5(path: Path) -> h5py.File:
-    """Open a file read-only, turning every way it can fail into a one-line InputError."""
+def open_hdf5(path: Path | Any) -> h5py.File:
+    """Open a file (a Path, or a :class:`~nwb1zarr.remote_source.RemoteFile`) read-only, turning every way
+    it can fail into a one-line InputError."""
+    if not isinstance(path, Path):
+        return _open_remote(path)
     where = str(path)
     try:
         if not path.exists():
@@ -185,6 +192,48 @@ def open_hdf5(path: Path) -> h5py.File:
         return h5py.File(where, "r")
     except (OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
         raise InputError(_open_failure(exc, size), file=where) from exc
+
+
+def _open_remote(source: Any) -> h5py.File:
+    """h5py over an fsspec file object (block-cached, see :mod:`nwb1zarr.remote_source`)."""
+    from .urls import remote_error_types, translate
+
+    where = str(source)
+    size = source.stat().st_size
+    if size == 0:
+        raise InputError("object is empty (0 bytes), expected an NWB 1.0 HDF5 file", file=where)
+    fileobj = source.open_random()
+    try:
+        try:
+            head = fileobj.read(8)
+            signed = head == HDF5_SIGNATURE or _fileobj_is_hdf5(fileobj, size)
+            fileobj.seek(0)
+        except remote_error_types() as exc:
+            raise translate(exc, where) from exc
+        if not signed:
+            raise InputError("not an HDF5 file (no HDF5 signature); expected an NWB 1.0 file", file=where)
+        try:
+            return h5py.File(fileobj, "r")
+        except (OSError, RuntimeError, ValueError, KeyError, TypeError) as exc:
+            # h5py wraps what the file object raised (a lost connection, expired credentials) as its cause
+            cause = exc.__cause__ or exc.__context__
+            if cause is not None and not isinstance(cause, OSError | RuntimeError | ValueError):
+                raise translate(cause, where) from exc
+            raise InputError(_open_failure(exc, size), file=where) from exc
+    except BaseException:
+        fileobj.close()
+        raise
+
+
+def _fileobj_is_hdf5(fileobj: Any, size: int) -> bool:
+    """The HDF5 signature after a user block (512, 1024, 2048, ... bytes), as h5py.is_hdf5 looks for it."""
+    offset = 512
+    while offset + 8 <= size:
+        fileobj.seek(offset)
+        if fileobj.read(8) == HDF5_SIGNATURE:
+            return True
+        offset *= 2
+    return False
 
 
 def _is_hdf5(where: str) -> bool:

@@ -9,6 +9,7 @@ for everything left over (:mod:`.remainder`).
 from __future__ import annotations
 
 import os
+from collections.abc import Mapping
 from typing import Any
 
 from . import prerelease
@@ -26,14 +27,15 @@ from .remainder import account_remainder
 PRERELEASE_PROFILE = "generic_nwb1"
 
 
-def plan(src: str | os.PathLike[str], *, profile: str | None = None) -> Plan:
-    """The conversion plan for ``src``: every source object with its place in the store.
+def plan(src: str | os.PathLike[str], *, profile: str | None = None,
+         storage_options: Mapping[str, Any] | None = None) -> Plan:
+    """The conversion plan for ``src`` (a path or an fsspec URL): every source object with its place in the store.
 
     >>> p = plan("session.nwb")                     # doctest: +SKIP
     >>> p.entry("/ophys/dff").sources               # doctest: +SKIP
     ('/processing/brain_observatory_pipeline/DfOverF/imaging_plane_1/data',)
     """
-    with LegacyTree.open(src) as tree:
+    with LegacyTree.open(src, storage_options=storage_options) as tree:
         return make_plan(tree, profile=profile)
 
 

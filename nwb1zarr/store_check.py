@@ -22,29 +22,73 @@ from .digests import DIGEST_ALGORITHM, canonical_dtype, lazy_digest
 from .errors import StoreError
 from .progress import ProgressCallback, no_progress
 from .schema_files import load_schema_file
+from .urls import StorageOptions, is_url, local_path
 from .validate_report import ERROR, MISMATCH, MISSING, UNEXPECTED, Check
 
 LAYOUT_SCHEMA = "store_layout.schema.json"
 
 
-def open_store(store: str | os.PathLike[str]) -> zarr.Group:
-    """The store's root group, read from each node's own metadata (not the consolidated copy)."""
-    path = Path(store)
-    if not path.exists():
-        raise StoreError("no such store", file=str(path))
+def open_store(store: str | os.PathLike[str], *, storage_options: StorageOptions | None = None) -> zarr.Group:
+    """The store's root group, read from each node's own metadata (not the consolidated copy).
+
+    ``store`` is a directory or an fsspec URL; a remote prefix without its root document is refused as
+    an incomplete store (an interrupted or running conversion), in one line.
+    """
+    if is_url(store) and not str(store).lower().startswith("file://"):
+        target: Any = _remote_store(str(store), storage_options)
+        where = str(store)
+    else:
+        target = path = Path(local_path(store))
+        where = str(path)
+        if not path.exists():
+            raise StoreError("no such store", file=where)
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
-            return zarr.open_group(path, mode="r", use_consolidated=False)
+            return zarr.open_group(target, mode="r", use_consolidated=False)
     except Exception as exc:  # zarr raises many kinds; all mean "not a readable store"
-        raise StoreError(f"not a readable Zarr store: {type(exc).__name__}: {exc}", file=str(path)) from exc
+        raise StoreError(f"not a readable Zarr store: {type(exc).__name__}: {exc}", file=where) from exc
+
+
+def store_target(store: str | os.PathLike[str], *, storage_options: StorageOptions | None = None) -> Any:
+    """What zarr and xarray open for ``store``: a local Path, or a read-only FsspecStore for a URL."""
+    if is_url(store) and not str(store).lower().startswith("file://"):
+        from .object_store import fsspec_store
+
+        return fsspec_store(str(store), storage_options=storage_options, read_only=True, error=StoreError)
+    return Path(local_path(store))
+
+
+def _remote_store(url: str, storage_options: StorageOptions | None) -> Any:
+    """A read-only FsspecStore for ``url``, after checking that its root document is there."""
+    from .claim_remote import ALL_ROOT_DOCUMENTS, lock_url
+    from .urls import filesystem, remote_error_types, translate
+
+    fs, path = filesystem(url, storage_options=storage_options, error=StoreError)
+    path = path.rstrip("/")
+    try:
+        if not any(fs.exists(f"{path}/{name}") for name in ALL_ROOT_DOCUMENTS):
+            lock = filesystem(lock_url(url), storage_options=storage_options, error=StoreError)[1]
+            if fs.exists(lock):
+                raise StoreError(f"incomplete store: no root metadata document; a conversion is writing it or was "
+                                 f"interrupted (lock {lock_url(url)}); convert again to finish it", file=url)
+            if fs.exists(path) and fs.find(path, maxdepth=None, withdirs=False):
+                raise StoreError("incomplete store: objects under the prefix but no root metadata document "
+                                 "(zarr.json / .zgroup); an interrupted conversion? convert again", file=url)
+            raise StoreError("no such store", file=url)
+    except remote_error_types() as exc:
+        raise translate(exc, url, error=StoreError) from exc
+    return store_target(url, storage_options=storage_options)
 
 
 def members(root: zarr.Group) -> tuple[dict[str, zarr.Group], dict[str, zarr.Array]]:
     """Every group and array below ``root``, keyed by absolute store path ('/ophys/dff')."""
     groups: dict[str, zarr.Group] = {"/": root}
     arrays: dict[str, zarr.Array] = {}
-    for path, node in root.members(max_depth=None):
+    with warnings.catch_warnings():  # "not recognized as a component": a prefix without metadata, reported later
+        warnings.simplefilter("ignore")
+        found = list(root.members(max_depth=None))
+    for path, node in found:
         (arrays if isinstance(node, zarr.Array) else groups)["/" + path] = node  # type: ignore[index]
     return groups, arrays
 
@@ -147,9 +191,13 @@ def check_layout(root: zarr.Group, groups: dict[str, zarr.Group], arrays: dict[s
     return out
 
 
-def check_consolidated(store: str | os.PathLike[str], groups: dict[str, zarr.Group],
-                       arrays: dict[str, zarr.Array]) -> list[Check]:
-    """Consolidated metadata (what most readers open) must say what each node's own metadata says."""
+def check_consolidated(store: Any, groups: dict[str, zarr.Group], arrays: dict[str, zarr.Array], *,
+                       refuse_missing: bool = False) -> list[Check]:
+    """Consolidated metadata (what most readers open) must say what each node's own metadata says.
+
+    Nodes it names that the store lacks are ``missing`` checks (a gap in a local store), or with
+    ``refuse_missing`` (stores on an object store, written root last) an incomplete store: a StoreError.
+    """
     try:
         with warnings.catch_warnings():
             warnings.simplefilter("ignore")
@@ -157,6 +205,10 @@ def check_consolidated(store: str | os.PathLike[str], groups: dict[str, zarr.Gro
     except Exception:  # no consolidated metadata: readers use each node's own, nothing can disagree
         return []
     c_groups, c_arrays = members(consolidated)
+    absent = sorted((set(c_groups) | set(c_arrays)) - set(groups) - set(arrays))
+    if absent and refuse_missing:
+        raise StoreError(f"incomplete store: consolidated metadata names {len(absent)} node(s) the store lacks, "
+                         f"e.g. {absent[0]}", file=str(getattr(store, "path", store)))
     out = []
     for path in sorted(set(c_groups) | set(c_arrays) | set(groups) | set(arrays)):
         own = arrays.get(path) or groups.get(path)
@@ -178,12 +230,16 @@ def _meta(node: Any) -> str:
     return json.dumps(_plain(info), sort_keys=True)
 
 
-def check_store_only(store: str | os.PathLike[str], *, progress: ProgressCallback = no_progress
-                     ) -> tuple[list[Check], zarr.Group]:
-    """Digests, layout and consolidated metadata of a store (no source needed)."""
-    root = open_store(store)
+def check_store_only(store: str | os.PathLike[str], *, storage_options: StorageOptions | None = None,
+                     progress: ProgressCallback = no_progress) -> tuple[list[Check], zarr.Group]:
+    """Digests, layout and consolidated metadata of a store (a directory or an fsspec URL; no source needed)."""
+    root = open_store(store, storage_options=storage_options)
     groups, arrays = members(root)
     checks = check_digests(root, arrays, progress=progress)
     checks += check_layout(root, groups, arrays)
-    checks += check_consolidated(store, groups, arrays)
+    try:
+        checks += check_consolidated(root.store, groups, arrays,
+                                     refuse_missing=is_url(store) and not str(store).lower().startswith("file://"))
+    except StoreError as exc:
+        raise StoreError(exc.message, file=str(store)) from exc
     return checks, root

@@ -12,10 +12,11 @@ import dask
 import numcodecs
 import xarray as xr
 import zarr
+from zarr.abc.store import Store
 from zarr.codecs import ZstdCodec
 
 from .chunking import choose_chunks
-from .progress import DaskProgress, ProgressCallback, no_progress
+from .progress import DaskProgress, ProgressCallback, dask_array_sizes, no_progress
 
 ZSTD_LEVEL = 3
 # Image stacks (movie and scene templates, masks) compress worse under zstd 3 than under the
@@ -57,9 +58,23 @@ def encoding_for(dt: xr.DataTree, *, zarr_format: int) -> dict[str, dict[str, di
     return out
 
 
-def write_zarr(dt: xr.DataTree, path: Path, *, zarr_format: int = 3, extra: dict[str, Any] | None = None,
+def write_threads() -> int:
+    """Threads of the write pass: dask's ``num_workers`` setting when given (a batch task sets it to its
+    worker's thread count, so a task does not oversubscribe its worker), else the CPU count (at most 32).
+
+    >>> with dask.config.set(num_workers=1):
+    ...     write_threads()
+    1
+    """
+    configured = dask.config.get("num_workers", None)
+    return max(1, int(configured)) if configured else max(1, min(32, os.cpu_count() or 1))
+
+
+def write_zarr(dt: xr.DataTree, path: Path | Store, *, zarr_format: int = 3, extra: dict[str, Any] | None = None,
                progress: ProgressCallback = no_progress) -> dict[str, Any]:
-    """Write ``dt`` to a new store at ``path``; compute ``extra`` (dask objects) in the same pass.
+    """Write ``dt`` to a new store at ``path`` (a directory, or a zarr Store such as the
+    :class:`~nwb1zarr.object_store.CommitStore` of an object store); compute ``extra`` (dask objects)
+    in the same pass.
 
     Returns the computed ``extra`` values.
     """
@@ -72,20 +87,31 @@ def write_zarr(dt: xr.DataTree, path: Path, *, zarr_format: int = 3, extra: dict
                                  consolidated=False, compute=False, zarr_format=zarr_format)
         # A pool of our own, shut down (waiting) on any exit: after a failure or Ctrl-C no worker
         # thread is still writing chunks into the partial store while it is being removed.
-        pool = ThreadPoolExecutor(max(1, min(32, os.cpu_count() or 1)), thread_name_prefix="nwb1zarr-write")
+        pool = ThreadPoolExecutor(write_threads(), thread_name_prefix="nwb1zarr-write")
         try:
-            with DaskProgress("write", progress):
+            with DaskProgress("write", progress, sizes=dask_array_sizes(dt)):
                 # optimize_graph=False: with graph optimisation the store writes and the digests
                 # got separately fused copies of the source reads, so every source chunk was read
                 # and inflated twice (counted on session B; benchmarks/RESULTS.md).
-                _, computed = dask.compute(delayed, extra or {}, pool=pool, optimize_graph=False)
+                # scheduler="threads": our pool, also under a dask.distributed Client (a default Client in the
+                # caller's session, or a convert-many task on a worker), which would otherwise get the graph.
+                _, computed = dask.compute(delayed, extra or {}, scheduler="threads", pool=pool,
+                                           optimize_graph=False)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
+    _flush(path)  # an object store's writes still in flight: their failure is this write's failure
     return computed
 
 
-def finish_zarr(path: Path, *, root_attrs: dict[str, Any]) -> None:
+def _flush(store: Path | Store) -> None:
+    flush = getattr(store, "flush", None)
+    if callable(flush):
+        flush()
+
+
+def finish_zarr(path: Path | Store, *, root_attrs: dict[str, Any]) -> None:
     """Add root attributes known only after writing, then consolidate metadata (one-request open)."""
+    _flush(path)
     with warnings.catch_warnings():
         warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part", category=UserWarning)
         group = zarr.open_group(path, mode="r+")
