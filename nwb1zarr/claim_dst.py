@@ -33,7 +33,8 @@ except ImportError:  # pragma: no cover - Windows: fall back to O_EXCL lock file
     fcntl = None  # type: ignore[assignment]
 
 
-def _alive(pid: int) -> bool:
+def pid_alive(pid: int) -> bool:
+    """Whether a process with this pid runs on this host (a lock holder that may still be writing)."""
     try:
         os.kill(pid, 0)
     except ProcessLookupError:
@@ -113,7 +114,7 @@ def _take_excl(dst: Path, lock: Path) -> int:  # pragma: no cover - non-POSIX fa
                 pid = int(lock.read_text().split()[0])
             except (OSError, ValueError, IndexError):
                 pid = 0
-            if pid and _alive(pid):
+            if pid and pid_alive(pid):
                 raise DestinationError(f"another conversion (pid {pid}) is writing this destination; "
                                        f"if it is gone, remove {lock}", file=str(dst)) from None
             lock.unlink(missing_ok=True)

@@ -32,6 +32,7 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+from .claim_dst import pid_alive
 from .errors import DestinationError, WriteError
 from .object_store import ROOT_DOCUMENTS, CommitStore, fsspec_store
 from .urls import StorageOptions, describe, filesystem, protocol_of, remote_error_types, translate, url_name
@@ -52,16 +53,6 @@ def lock_url(url: str) -> str:
     """The lock object beside ``url`` ('s3://b/x/y.zarr' -> 's3://b/x/.y.zarr.lock')."""
     head = url.rstrip("/")
     return f"{head[: len(head) - len(url_name(head))]}.{url_name(head)}.lock"
-
-
-def _alive(pid: int) -> bool:
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True
 
 
 class RemoteDestination:
@@ -160,7 +151,7 @@ class RemoteDestination:
     def _is_live(self, held: dict[str, Any]) -> bool:
         pid, host = held.get("pid"), held.get("host")
         if isinstance(pid, int) and host == socket.gethostname():
-            return pid != os.getpid() and _alive(pid)
+            return pid != os.getpid() and pid_alive(pid)
         updated = held.get("updated")
         return isinstance(updated, int | float) and time.time() - updated < STALE_SECONDS
 
