@@ -94,10 +94,10 @@ class RuleResolver:
         return out
 
     def _first_source(self, var: Mapping[str, Any]) -> str | None:
-        for key in ("source",):
-            found = self.alternatives(var.get(key))
-            if found:
-                return found[0]
+        """The source path a problem about ``var`` names when the error itself names none."""
+        found = self.alternatives(var.get("source"))
+        if found:
+            return found[0]
         if "stack" in var:
             return self.abs(var["stack"]["over"])
         if "derive" in var:
@@ -208,11 +208,11 @@ class RuleResolver:
             made = []
             for index, column in enumerate(names):
                 col_steps = ({"name": "column", "index": index}, *steps)
-                entry = self._copy(f"{self.target}/{name.format(column=store_name(column))}", var, role, source,
-                                   col_steps, {**attrs, sa.COLUMN: column})
+                entry = self._entry(f"{self.target}/{name.format(column=store_name(column))}", tuple(var["dims"]),
+                                    role, (source,), col_steps, {**attrs, sa.COLUMN: column})
                 made.append(self._candidate(entry, name, source, time, from_columns=True))
             return made
-        entry = self._copy(f"{self.target}/{name}", var, role, source, steps, attrs)
+        entry = self._entry(f"{self.target}/{name}", tuple(var["dims"]), role, (source,), steps, attrs)
         return [self._candidate(entry, name, source, time)]
 
     def _candidate(self, entry: Entry, family: str, source: str, time: str | None, *,
@@ -351,10 +351,6 @@ class RuleResolver:
         if steps:
             entry_attrs[sa.TRANSFORM] = describe(steps)
         return Entry(store_path, dims, shape, dtype, role, sources, None, steps, None, (), entry_attrs)
-
-    def _copy(self, store_path: str, var: Mapping[str, Any], role: str, source: str,
-              steps: tuple[dict[str, Any], ...], attrs: dict[str, Any]) -> Entry:
-        return self._entry(store_path, tuple(var["dims"]), role, (source,), steps, attrs)
 
     def _derived(self, store_path: str, dims: tuple[str, ...], role: str, spec: dict[str, Any],
                  attrs: dict[str, Any]) -> Entry:
