@@ -21,7 +21,7 @@ from typing import Any
 
 from .batch_inputs import BatchUsageError
 from .batch_state import STATE_NAME, default_state_path
-from .urls import is_url, local_path
+from .urls import is_remote, local_path
 
 BUCKETED = {"s3", "s3a", "gs", "gcs", "az", "abfs", "abfss"}
 
@@ -38,7 +38,7 @@ class Target:
     def open(cls, to: str | os.PathLike[str], *, state: str | os.PathLike[str] | None = None) -> Target:
         """Name the destination (nothing is created or checked: see :meth:`prepare`)."""
         text = os.fspath(to)
-        if is_url(text) and not text.lower().startswith("file://"):
+        if is_remote(text):
             root = text.rstrip("/")
             return cls(root, True, Path(state).expanduser() if state is not None else default_state_path(root))
         folder = Path(local_path(text)).expanduser().absolute()

@@ -22,7 +22,7 @@ from .planner import make_plan
 from .progress import ProgressCallback, no_progress
 from .provenance import file_sha256, provenance
 from .remote_source import source_ref
-from .urls import is_url, local_path, url_name
+from .urls import is_remote, local_path, url_name
 from .write import finish_zarr, write_zarr
 
 
@@ -61,7 +61,7 @@ def default_destination(src: str | os.PathLike[str]) -> Path:
     >>> default_destination("s3://allen-brain-observatory/x/570014520.nwb")
     PosixPath('570014520.zarr')
     """
-    if is_url(src) and not str(src).lower().startswith("file://"):
+    if is_remote(src):
         return Path(url_name(str(src))).with_suffix(".zarr")
     return Path(local_path(src)).with_suffix(".zarr")
 
@@ -90,7 +90,7 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = No
     """
     started = time.perf_counter()
     src_path = source_ref(src, storage_options=storage_options)
-    remote_dst = dst is not None and is_url(dst) and not str(dst).lower().startswith("file://")
+    remote_dst = dst is not None and is_remote(dst)
     dst_path: Any = str(dst) if remote_dst else Path(local_path(dst)) if dst is not None else \
         default_destination(src)
     if zarr_format not in (2, 3):

@@ -29,9 +29,6 @@ class PlanContext:
         if line not in self.problems:
             self.problems.append(line)
 
-    def node(self, path: str) -> Any:
-        return self.tree.nodes.get(path)
-
     def is_dataset(self, path: str) -> bool:
         node = self.tree.nodes.get(path)
         return node is not None and node.kind == "dataset" and node.dtype is not None

@@ -141,10 +141,10 @@ def source_ref(src: str | os.PathLike[str], *, storage_options: StorageOptions |
     """``src`` as a Path (local paths and ``file://`` URLs) or a RemoteFile (any other URL)."""
     from pathlib import Path
 
-    from .urls import is_url, local_path
+    from .urls import is_remote, local_path
 
     if isinstance(src, RemoteFile):
         return src
-    if is_url(src) and not str(src).lower().startswith("file://"):
+    if is_remote(src):
         return RemoteFile(str(src), storage_options=storage_options)
     return Path(local_path(src))

@@ -44,6 +44,9 @@ ALIAS_ATTRS = "nwb1_alias_attrs"
 TIME_NOTE = "nwb1_time_note"
 PIX_MASK_ORIENTATION = "nwb1_pix_mask_orientation"
 """On /rois/pixels: which way pix_mask rows were verified against img_mask ("x,y", "y,x" or "neither")."""
+PIX_MASK_ORIENTATION_DETAIL = "nwb1_pix_mask_orientation_detail"
+PIX_MASK_COLUMN = "nwb1_pix_mask_column"
+"""On each /rois/pixels column: the pix_mask column it holds."""
 
 
 def source_attrs(attrs: Mapping[str, Any]) -> dict[str, Any]:

@@ -22,7 +22,7 @@ from .digests import DIGEST_ALGORITHM, canonical_dtype, lazy_digest
 from .errors import StoreError
 from .progress import ProgressCallback, no_progress
 from .schema_files import load_schema_file
-from .urls import StorageOptions, is_url, local_path
+from .urls import StorageOptions, is_remote, local_path
 from .validate_report import ERROR, MISMATCH, MISSING, UNEXPECTED, Check
 
 LAYOUT_SCHEMA = "store_layout.schema.json"
@@ -34,7 +34,7 @@ def open_store(store: str | os.PathLike[str], *, storage_options: StorageOptions
     ``store`` is a directory or an fsspec URL; a remote prefix without its root document is refused as
     an incomplete store (an interrupted or running conversion), in one line.
     """
-    if is_url(store) and not str(store).lower().startswith("file://"):
+    if is_remote(store):
         target: Any = _remote_store(str(store), storage_options)
         where = str(store)
     else:
@@ -52,7 +52,7 @@ def open_store(store: str | os.PathLike[str], *, storage_options: StorageOptions
 
 def store_target(store: str | os.PathLike[str], *, storage_options: StorageOptions | None = None) -> Any:
     """What zarr and xarray open for ``store``: a local Path, or a read-only FsspecStore for a URL."""
-    if is_url(store) and not str(store).lower().startswith("file://"):
+    if is_remote(store):
         from .object_store import fsspec_store
 
         return fsspec_store(str(store), storage_options=storage_options, read_only=True, error=StoreError)
@@ -239,7 +239,7 @@ def check_store_only(store: str | os.PathLike[str], *, storage_options: StorageO
     checks += check_layout(root, groups, arrays)
     try:
         checks += check_consolidated(root.store, groups, arrays,
-                                     refuse_missing=is_url(store) and not str(store).lower().startswith("file://"))
+                                     refuse_missing=is_remote(store))
     except StoreError as exc:
         raise StoreError(exc.message, file=str(store)) from exc
     return checks, root

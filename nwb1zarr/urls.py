@@ -37,6 +37,15 @@ def is_url(target: object) -> bool:
     return isinstance(target, str) and _URL.match(target) is not None
 
 
+def is_remote(target: object) -> bool:
+    """A URL that is not ``file://``: written and read through fsspec, not the local file system.
+
+    >>> is_remote("s3://b/x.zarr"), is_remote("file:///tmp/x.zarr"), is_remote("/tmp/x.zarr")
+    (True, False, False)
+    """
+    return is_url(target) and protocol_of(str(target)) != "file"
+
+
 def protocol_of(url: str) -> str:
     match = _URL.match(url)
     return match["protocol"].lower() if match else "file"

@@ -20,7 +20,6 @@ CHECKS = Registry("check")
 register = CHECKS.register
 Reader = Callable[[str], Any]
 
-ORIENTATION_ATTR = sa.PIX_MASK_ORIENTATION
 SPEC, TRANSPOSED = "x,y", "y,x"
 
 
@@ -76,8 +75,8 @@ def pix_mask_orientation(read: Reader, *, over: str, mask: list[str], pixels: li
         columns, orientation = ["pix_mask_0", "pix_mask_1"], "neither"
         text = (f"neither orientation matches img_mask for every ROI ((x, y) for {spec} of {n}, (y, x) for "
                 f"{transposed} of {n}); columns named by position")
-    column_attrs = {c: {"description": f"pix_mask column {i} as stored", "nwb1_pix_mask_column": i}
+    column_attrs = {c: {"description": f"pix_mask column {i} as stored", sa.PIX_MASK_COLUMN: i}
                     for i, c in enumerate(columns)}
     return {"columns": columns, "column_attrs": column_attrs, "orientation": orientation,
-            "group_attrs": {ORIENTATION_ATTR: orientation, "nwb1_pix_mask_orientation_detail": text},
+            "group_attrs": {sa.PIX_MASK_ORIENTATION: orientation, sa.PIX_MASK_ORIENTATION_DETAIL: text},
             "problem": None if orientation != "neither" else text}
