@@ -11,15 +11,24 @@ import xarray as xr
 from .legacy_tree import LegacyTree
 from .plan_model import Plan
 from .planner import make_plan
-from .source_arrays import entry_array
+from .source_arrays import entry_array, entry_nbytes
+
+# Eager reads of one conversion together stay below this, however many small datasets a file has.
+EAGER_TOTAL_BYTES = 64 * 1024 * 1024
 
 
-def build_tree(tree: LegacyTree, plan: Plan, *, root_attrs: dict[str, Any] | None = None) -> xr.DataTree:
-    """The DataTree a plan describes; arrays are dask arrays over ``tree``'s file."""
+def build_tree(tree: LegacyTree, plan: Plan, *, root_attrs: dict[str, Any] | None = None,
+               eager_bytes: int = 0) -> xr.DataTree:
+    """The DataTree a plan describes; arrays are dask arrays over ``tree``'s file, except numeric copies
+    of at most ``eager_bytes``, read at once into numpy (at most ``EAGER_TOTAL_BYTES`` in all)."""
     data_vars: dict[str, dict[str, Any]] = defaultdict(dict)
     coords: dict[str, dict[str, Any]] = defaultdict(dict)
+    budget = EAGER_TOTAL_BYTES
     for entry in plan.entries:
-        variable = xr.Variable(entry.dims, entry_array(tree, entry), attrs=entry.attrs)
+        size = entry_nbytes(entry)
+        eager = eager_bytes if size <= min(eager_bytes, budget) else 0
+        budget -= size if eager else 0
+        variable = xr.Variable(entry.dims, entry_array(tree, entry, eager_bytes=eager), attrs=entry.attrs)
         (coords if entry.role == "coord" else data_vars)[entry.group][entry.name] = variable
     datasets: dict[str, xr.Dataset] = {}
     for group in sorted(set(plan.groups) | set(data_vars) | set(coords), key=lambda g: g.count("/")):

@@ -23,7 +23,11 @@ from .progress import ProgressCallback, no_progress
 from .provenance import file_sha256, provenance
 from .remote_source import source_ref
 from .urls import is_remote, local_path, url_name
-from .write import finish_zarr, write_zarr
+from .write import ZarrWriter
+
+# Numeric arrays up to this size are read at once rather than through dask: a real session has hundreds
+# of tiny datasets, each of which costs more as a dask graph than as a read.
+EAGER_BYTES = 1024 * 1024
 
 
 @dataclass
@@ -69,7 +73,8 @@ def default_destination(src: str | os.PathLike[str]) -> Path:
 def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = None, *,
             overwrite: bool = False, zarr_format: int = 3, profile: str | None = None,
             validate: bool = False, strict: bool = False, storage_options: Mapping[str, Any] | None = None,
-            progress: ProgressCallback = no_progress, extra_attrs: dict[str, Any] | None = None) -> ConversionReport:
+            progress: ProgressCallback = no_progress, extra_attrs: dict[str, Any] | None = None,
+            virtual: bool = False) -> ConversionReport:
     """Convert an NWB 1.0 file into a Zarr store that appears at ``dst`` only when complete.
 
     ``src`` and ``dst`` are paths or fsspec URLs (``s3://``, ``gs://``, ``memory://``, ...);
@@ -81,6 +86,8 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = No
     ``extra_attrs`` (JSON values; e.g. an AllenSDK cache record, see :mod:`nwb1zarr.sources`) are added to the
     root attributes and their names listed in ``nwb1zarr_extra_attrs``: provenance from outside the source,
     which the validator leaves out of its comparison; they may not replace an attribute the store already has.
+    ``virtual=True`` makes ``dst`` an Icechunk repository (default SRC's name with ``.icechunk``) in which plain
+    copies are chunk references into ``src`` (:mod:`nwb1zarr.virtual`; needs ``nwb1zarr[virtual]``).
 
     >>> report = convert("570014520.nwb", overwrite=True)   # doctest: +SKIP
     >>> report.counts                                       # doctest: +SKIP
@@ -88,6 +95,12 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = No
     >>> convert("s3://bucket/570014520.nwb", "s3://bucket/570014520.zarr",
     ...         storage_options={"profile": "lab"})         # doctest: +SKIP
     """
+    if virtual:  # an Icechunk repository whose plain copies reference SRC's chunks (nwb1zarr.virtual)
+        from .virtual.convert_virtual import convert_virtual
+
+        return convert_virtual(src, dst, overwrite=overwrite, zarr_format=zarr_format, profile=profile,
+                               validate=validate, strict=strict, storage_options=storage_options, progress=progress,
+                               extra_attrs=extra_attrs)
     started = time.perf_counter()
     src_path = source_ref(src, storage_options=storage_options)
     remote_dst = dst is not None and is_remote(dst)
@@ -107,14 +120,15 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = No
                                storage_options=storage_options) if remote_dst else \
             claim(dst_path, overwrite=overwrite)
         with claimed as partial:
-            dt = build_tree(tree, plan, root_attrs=provenance(tree, plan))
+            dt = build_tree(tree, plan, root_attrs=provenance(tree, plan), eager_bytes=EAGER_BYTES)
             extra_root = _extra_root_attrs(extra_attrs, dt.attrs)  # refused before anything is written
             digests = {f"{node.path.rstrip('/')}/{name}": lazy_digest(var.data)
                        for node in dt.subtree for name, var in node.to_dataset(inherit=False).variables.items()}
             # The source's sha256 is one more task of the same pass, overlapping the copy.
             extra = {"digests": digests, "sha256": dask.delayed(file_sha256)(src_path)}
-            computed = write_zarr(dt, partial, zarr_format=zarr_format, extra=extra, progress=progress)
-            finish_zarr(partial, root_attrs={
+            writer = ZarrWriter(partial, zarr_format=zarr_format)
+            computed = writer.write(dt, extra=extra, progress=progress)
+            writer.finish(root_attrs={
                 "source_sha256": computed["sha256"],
                 "nwb1zarr_digest_algorithm": DIGEST_ALGORITHM,
                 "nwb1zarr_digests": dict(sorted(computed["digests"].items())),
@@ -162,4 +176,4 @@ def _extra_root_attrs(extra: dict[str, Any], planned: Any) -> dict[str, Any]:
 
 
 def _tree_size(path: Path) -> int:
-    return sum(f.stat().st_size for f in path.rglob("*") if f.is_file())
+    return sum(os.path.getsize(os.path.join(folder, name)) for folder, _, names in os.walk(path) for name in names)

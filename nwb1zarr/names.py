@@ -15,6 +15,7 @@ Rules (documented in docs/faults.md):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from urllib.parse import quote, unquote
@@ -27,6 +28,7 @@ _HASH_CHARS = 12
 EMPTY_NAME = "%"
 
 
+@functools.lru_cache(maxsize=65536)
 def store_name(name: str) -> str:
     """A node or variable name safe for Zarr/xarray; ordinary names are returned unchanged.
 

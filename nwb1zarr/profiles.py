@@ -78,9 +78,13 @@ def _check_names(raw: Any, origin: str) -> None:
                 raise ProfileError(exc.message, file=origin) from None
 
 
+# Other data in schemas/: JSON Schemas, and export maps (store path -> object of another format).
+NOT_PROFILE_SUFFIXES = (".schema.json", "_export.json")
+
+
 def shipped_profiles() -> list[Profile]:
     """Every profile in schemas/, highest priority first."""
-    names = [n for n in schema_names() if n != "nwb1_typemap.json" and not n.endswith(".schema.json")]
+    names = [n for n in schema_names() if n != "nwb1_typemap.json" and not n.endswith(NOT_PROFILE_SUFFIXES)]
     profiles = [parse_profile(load_schema_file(n), origin=f"schemas/{n}") for n in names]
     return sorted(profiles, key=lambda p: -p.priority)
 

@@ -27,12 +27,16 @@ def store_chunks(entry: Entry) -> tuple[int, ...]:
     return choose_chunks(entry.shape, entry.dims, itemsize)
 
 
-def entry_array(tree: LegacyTree, entry: Entry) -> Any:
-    """The values of ``entry``: a dask array for numeric copies, numpy for strings and derived values."""
+def entry_array(tree: LegacyTree, entry: Entry, *, eager_bytes: int = 0) -> Any:
+    """The values of ``entry``: a dask array for numeric copies, numpy for strings and derived values,
+    and numpy for numeric copies of at most ``eager_bytes`` (read now: a conversion writes thousands
+    of tiny arrays, for which a dask graph costs far more than the read)."""
     if entry.derive is not None:
         return derive(entry.derive, tree.read)
     if entry.dtype == "str" or _field(entry) is not None or (entry.combine is not None and _is_string(tree, entry)):
         return _small_array(tree, entry)
+    if entry_nbytes(entry) <= eager_bytes:
+        return _eager_array(tree, entry)
     parts = [_lazy(tree, path, entry) for path in entry.sources]
     if entry.combine == "stack":
         array = da.stack(parts, axis=0)
@@ -44,6 +48,29 @@ def entry_array(tree: LegacyTree, entry: Entry) -> Any:
     if array.chunksize != chunks and array.ndim:
         array = array.rechunk(chunks)
     return array
+
+
+def entry_nbytes(entry: Entry) -> int:
+    """Bytes of ``entry``'s values in memory (strings counted as 16 bytes each)."""
+    return math.prod(entry.shape) * (16 if entry.dtype == "str" else np.dtype(entry.dtype).itemsize)
+
+
+def _eager_array(tree: LegacyTree, entry: Entry) -> np.ndarray:
+    parts = []
+    for path in entry.sources:
+        dataset = tree.dataset(path)
+        if h5py.check_enum_dtype(dataset.dtype) is not None:
+            dataset = dataset.astype(dataset.dtype.base)
+        if dataset.ndim == 0:
+            raw = _read_all(tree, path)
+        else:
+            raw = _Checked(dataset, tree, path)[(slice(None),) * dataset.ndim]
+        parts.append(apply_steps(raw, entry.transform))
+    if entry.combine == "stack":
+        return np.stack(parts, axis=0)
+    if entry.combine == "concat":
+        return np.concatenate(parts, axis=0) if parts else np.zeros(entry.shape, dtype=entry.dtype)
+    return parts[0]
 
 
 def _is_string(tree: LegacyTree, entry: Entry) -> bool:

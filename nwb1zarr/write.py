@@ -9,14 +9,17 @@ from pathlib import Path
 from typing import Any
 
 import dask
+import dask.array as da
 import numcodecs
 import xarray as xr
 import zarr
 from zarr.abc.store import Store
 from zarr.codecs import ZstdCodec
+from zarr.storage import LocalStore
 
 from .chunking import choose_chunks
 from .progress import DaskProgress, ProgressCallback, dask_array_sizes, no_progress
+from .write_nodes import StagedStore, create_nodes, encode_tree
 
 ZSTD_LEVEL = 3
 # Image stacks (movie and scene templates, masks) compress worse under zstd 3 than under the
@@ -70,21 +73,37 @@ def write_threads() -> int:
     return max(1, int(configured)) if configured else max(1, min(32, os.cpu_count() or 1))
 
 
-def write_zarr(dt: xr.DataTree, path: Path | Store, *, zarr_format: int = 3, extra: dict[str, Any] | None = None,
-               progress: ProgressCallback = no_progress) -> dict[str, Any]:
-    """Write ``dt`` to a new store at ``path`` (a directory, or a zarr Store such as the
-    :class:`~nwb1zarr.object_store.CommitStore` of an object store); compute ``extra`` (dask objects)
-    in the same pass.
+class ZarrWriter:
+    """Writes one DataTree to a new store at ``path`` (a directory, or a zarr Store such as the
+    :class:`~nwb1zarr.object_store.CommitStore` of an object store), then finishes it.
 
-    Returns the computed ``extra`` values.
+    The metadata is exactly what ``dt.to_zarr`` writes (xarray's own encoders make it), but every group
+    and array document and every in-memory array is written in one concurrent pass
+    (:mod:`nwb1zarr.write_nodes`) instead of one blocking round trip per document; dask arrays are then
+    copied in one dask pass. The metadata stays in memory, so :meth:`finish` consolidates it without
+    reading the store back.
+
+    >>> writer = ZarrWriter("session.zarr")                         # doctest: +SKIP
+    >>> computed = writer.write(dt, extra={"digests": digests})     # doctest: +SKIP
+    >>> writer.finish(root_attrs={"nwb1zarr_digests": computed["digests"]})  # doctest: +SKIP
     """
-    with warnings.catch_warnings():
-        warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part", category=UserWarning)
+
+    def __init__(self, path: Path | Store, *, zarr_format: int = 3) -> None:
+        self.path = path
+        store = path if isinstance(path, Store) else LocalStore(Path(path))
+        self.staged = StagedStore(store, zarr_format=zarr_format)
+
+    def write(self, dt: xr.DataTree, *, extra: dict[str, Any] | None = None,
+              progress: ProgressCallback = no_progress) -> dict[str, Any]:
+        """Write ``dt`` and compute ``extra`` (dask objects) in the same pass; return the computed ``extra``."""
+        zarr_format = self.staged.zarr_format
+        nodes = encode_tree(dt, encoding=encoding_for(dt, zarr_format=zarr_format), zarr_format=zarr_format)
+        lazy = create_nodes(self.staged, nodes)
         # array_optimize=False: dask.array.store would otherwise fuse the source reads into its store
         # tasks, and the digests (computed in the same pass) would read and inflate every chunk again.
         with dask.config.set(array_optimize=False):
-            delayed = dt.to_zarr(path, mode="w-", encoding=encoding_for(dt, zarr_format=zarr_format),
-                                 consolidated=False, compute=False, zarr_format=zarr_format)
+            stored = da.store([source for source, _ in lazy], [target for _, target in lazy], lock=False,
+                              compute=False) if lazy else None
         # A pool of our own, shut down (waiting) on any exit: after a failure or Ctrl-C no worker
         # thread is still writing chunks into the partial store while it is being removed.
         pool = ThreadPoolExecutor(write_threads(), thread_name_prefix="nwb1zarr-write")
@@ -93,14 +112,26 @@ def write_zarr(dt: xr.DataTree, path: Path | Store, *, zarr_format: int = 3, ext
                 # optimize_graph=False: with graph optimisation the store writes and the digests
                 # got separately fused copies of the source reads, so every source chunk was read
                 # and inflated twice (counted on session B; benchmarks/RESULTS.md).
-                # scheduler="threads": our pool, also under a dask.distributed Client (a default Client in the
+                # scheduler=pool: our threads, also under a dask.distributed Client (a default Client in the
                 # caller's session, or a convert-many task on a worker), which would otherwise get the graph.
-                _, computed = dask.compute(delayed, extra or {}, scheduler="threads", pool=pool,
-                                           optimize_graph=False)
+                _, computed = dask.compute(stored, extra or {}, scheduler=pool, optimize_graph=False)
         finally:
             pool.shutdown(wait=True, cancel_futures=True)
-    _flush(path)  # an object store's writes still in flight: their failure is this write's failure
-    return computed
+        _flush(self.path)  # an object store's writes still in flight: their failure is this write's failure
+        return computed
+
+    def finish(self, *, root_attrs: dict[str, Any]) -> None:
+        """Add root attributes known only after writing, then consolidate metadata (one-request open)."""
+        _flush(self.path)
+        self.staged.finish(root_attrs)
+        _flush(self.path)
+
+
+def write_zarr(dt: xr.DataTree, path: Path | Store, *, zarr_format: int = 3, extra: dict[str, Any] | None = None,
+               progress: ProgressCallback = no_progress) -> dict[str, Any]:
+    """Write ``dt`` to a new store at ``path`` and compute ``extra`` in the same pass (:class:`ZarrWriter`);
+    :func:`finish_zarr` completes it. Returns the computed ``extra`` values."""
+    return ZarrWriter(path, zarr_format=zarr_format).write(dt, extra=extra, progress=progress)
 
 
 def _flush(store: Path | Store) -> None:

@@ -13,6 +13,7 @@ import pytest
 from zarr.storage import LocalStore
 
 import nwb1zarr
+from nwb1zarr import write_nodes
 from nwb1zarr.claim_dst import claim
 from nwb1zarr.errors import DestinationError, WriteError
 
@@ -109,13 +110,23 @@ def test_no_space_left_part_way(after_writes, fault_sources, tmp_path, fault_cli
     real_set = LocalStore.set
     writes = {"n": 0}
 
-    async def full_disk(self, key, value):
+    real_put = write_nodes.put_file
+
+    def count(key):
         writes["n"] += 1
         if writes["n"] > after_writes:
             raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), key)
+
+    async def full_disk(self, key, value):  # chunks copied from the source
+        count(key)
         return await real_set(self, key, value)
 
+    def full_disk_file(path, data):  # documents and small arrays, written together
+        count(str(path))
+        return real_put(path, data)
+
     monkeypatch.setattr(LocalStore, "set", full_disk)
+    monkeypatch.setattr(write_nodes, "put_file", full_disk_file)
     with fault_guard(src):
         result = fault_cli("convert", src, dst)
     line = _one_line(result, 1, f"error: {dst}: no space left on device; nothing was written")
