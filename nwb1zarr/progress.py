@@ -91,22 +91,24 @@ class DaskProgress(Callback):
 
     With ``sizes`` (dask array name -> bytes, e.g. ``dask_array_sizes(tree)``) and a callback that accepts
     ``unit``, it reports the bytes of those arrays' chunks as they are computed; otherwise finished tasks.
+    ``done_before`` bytes were written before the dask pass (in-memory arrays): they count as done from the start.
     """
 
-    def __init__(self, stage: str, callback: ProgressCallback, *, sizes: dict[str, int] | None = None) -> None:
+    def __init__(self, stage: str, callback: ProgressCallback, *, sizes: dict[str, int] | None = None,
+                 done_before: int = 0) -> None:
         super().__init__()
         self.stage, self.callback = stage, callback
         self.total = self.done = 0
         self.step = 1
         self.sizes = dict(sizes or {})
-        self.in_bytes = bool(self.sizes) and sum(self.sizes.values()) > 0 and wants_unit(callback)
-        self.bytes_total = sum(self.sizes.values())
-        self.bytes_done = self.bytes_seen = 0
+        self.bytes_total = sum(self.sizes.values()) + done_before
+        self.in_bytes = self.bytes_total > 0 and wants_unit(callback)
+        self.bytes_done = self.bytes_seen = done_before
 
     def _start_state(self, dsk: Any, state: Any) -> None:
         self.total = sum(len(state[k]) for k in ("ready", "waiting", "running", "finished") if k in state)
         self.step = max(1, self.total // 200)
-        self._emit(0, 0)
+        self._emit(0, self.bytes_seen)
 
     def _posttask(self, key: Any, result: Any, dsk: Any, state: Any, worker_id: Any) -> None:
         self.done += 1

@@ -18,8 +18,8 @@ from zarr.codecs import ZstdCodec
 from zarr.storage import LocalStore
 
 from .chunking import choose_chunks
-from .progress import DaskProgress, ProgressCallback, dask_array_sizes, no_progress
-from .write_nodes import StagedStore, create_nodes, encode_tree
+from .progress import DaskProgress, ProgressCallback, no_progress, wants_unit
+from .write_nodes import ArrayNode, StagedStore, create_nodes, encode_tree
 
 ZSTD_LEVEL = 3
 # Image stacks (movie and scene templates, masks) compress worse under zstd 3 than under the
@@ -98,6 +98,11 @@ class ZarrWriter:
         """Write ``dt`` and compute ``extra`` (dask objects) in the same pass; return the computed ``extra``."""
         zarr_format = self.staged.zarr_format
         nodes = encode_tree(dt, encoding=encoding_for(dt, zarr_format=zarr_format), zarr_format=zarr_format)
+        arrays = [n for n in nodes if isinstance(n, ArrayNode)]
+        sizes = {a.data.name: int(a.data.nbytes) for a in arrays if a.lazy}
+        in_memory = sum(int(a.data.nbytes) for a in arrays if not a.lazy)
+        if wants_unit(progress):  # the in-memory arrays are written first: the bar starts before them
+            progress("write", 0, in_memory + sum(sizes.values()), unit="bytes")
         lazy = create_nodes(self.staged, nodes)
         # array_optimize=False: dask.array.store would otherwise fuse the source reads into its store
         # tasks, and the digests (computed in the same pass) would read and inflate every chunk again.
@@ -108,7 +113,7 @@ class ZarrWriter:
         # thread is still writing chunks into the partial store while it is being removed.
         pool = ThreadPoolExecutor(write_threads(), thread_name_prefix="nwb1zarr-write")
         try:
-            with DaskProgress("write", progress, sizes=dask_array_sizes(dt)):
+            with DaskProgress("write", progress, sizes=sizes, done_before=in_memory):
                 # optimize_graph=False: with graph optimisation the store writes and the digests
                 # got separately fused copies of the source reads, so every source chunk was read
                 # and inflated twice (counted on session B; benchmarks/RESULTS.md).
