@@ -2,7 +2,7 @@
 
     python benchmarks/_child.py convert SRC DST
     python benchmarks/_child.py validate SRC DST
-    python benchmarks/_child.py floor SRC DST LISTING.json [--plain]
+    python benchmarks/_child.py floor SRC DST LISTING.json [--plain] [--single]
     python benchmarks/_child.py listing SRC LISTING.json      (not timed: what the floor copies)
     python benchmarks/_child.py read-store DST LISTING.json
     python benchmarks/_child.py read-h5 SRC LISTING.json
@@ -79,13 +79,16 @@ def run_listing(src: str, out: str) -> None:
     emit(items=len(items), skipped=len(skipped))
 
 
-def run_floor(src: str, dst: str, listing: str, plain: bool) -> None:
-    """h5py read + zarr write of the same arrays, same chunks and codec, two threads over chunks."""
+def run_floor(src: str, dst: str, listing: str, plain: bool, threads: int = 2) -> None:
+    """h5py read + zarr write of the same arrays, same chunks and codec, ``threads`` threads over chunks
+    (``--single``: one thread, tasks run in order: the issue-10 floor)."""
     import h5py
     import zarr
 
     from nwb1zarr.write import compressor, zstd_level
 
+    if threads == 1:  # zarr's own codec threads too: one thread does everything
+        zarr.config.set({"threading.max_workers": 1, "async.concurrency": 1})
     items = json.loads(Path(listing).read_text())["items"]
     if Path(dst).exists():
         shutil.rmtree(dst)
@@ -123,8 +126,11 @@ def run_floor(src: str, dst: str, listing: str, plain: bool) -> None:
             arr[sel] = block
             return block.nbytes
 
-        with ThreadPoolExecutor(2) as pool:
-            nbytes = sum(pool.map(copy, tasks))
+        if threads == 1:
+            nbytes = sum(copy(t) for t in tasks)
+        else:
+            with ThreadPoolExecutor(threads) as pool:
+                nbytes = sum(pool.map(copy, tasks))
     size = sum(p.stat().st_size for p in Path(dst).rglob("*") if p.is_file())
     emit(bytes_in=Path(src).stat().st_size, bytes_out=size, logical_bytes=nbytes, chunks=len(tasks))
 
@@ -195,7 +201,7 @@ if __name__ == "__main__":
     elif cmd == "listing":
         run_listing(*rest)
     elif cmd == "floor":
-        run_floor(rest[0], rest[1], rest[2], plain="--plain" in rest)
+        run_floor(rest[0], rest[1], rest[2], plain="--plain" in rest, threads=1 if "--single" in rest else 2)
     elif cmd in ("read-store", "read-h5"):
         run_read(cmd.removeprefix("read-"), *rest)
     else:

@@ -27,7 +27,7 @@ from .write import ZarrWriter
 
 # Numeric arrays up to this size are read at once rather than through dask: a real session has hundreds
 # of tiny datasets, each of which costs more as a dask graph than as a read.
-EAGER_BYTES = 1024 * 1024
+EAGER_BYTES = 8 * 1024 * 1024
 
 
 @dataclass

@@ -8,6 +8,8 @@ problem naming the source path; the rest of the rule goes on. The group is then 
 
 from __future__ import annotations
 
+import functools
+import json
 from collections.abc import Mapping
 from typing import Any
 
@@ -325,8 +327,7 @@ class RuleResolver:
             raise SourceDataError(f"dtype {dtype} is not a plain number type; mapped arrays must be", path=path)
         if not steps:
             return tuple(node.shape), str(dtype)
-        probe = apply_steps(da.zeros(node.shape, dtype=dtype, chunks=-1), steps)
-        return tuple(int(s) for s in probe.shape), str(probe.dtype)
+        return _probe(tuple(node.shape), str(dtype), json.dumps(steps, sort_keys=True))
 
     def _verify_steps(self, paths: list[str], steps: tuple[dict[str, Any], ...]) -> None:
         """Transforms that may refuse values (``exact_int64``) are tried on the source now, not at write time."""
@@ -384,3 +385,10 @@ def expand_dims(dims: tuple[str, ...], ndim: int, name: str) -> tuple[str, ...]:
     if len(dims) != ndim:
         raise SourceDataError(f"profile gives dims {list(dims)} but the data has {ndim} dimensions")
     return dims
+
+
+@functools.lru_cache(maxsize=1024)
+def _probe(shape: tuple[int, ...], dtype: str, steps: str) -> tuple[tuple[int, ...], str]:
+    """Shape and dtype after ``steps``, found on a lazy array (a stack of 400 items probes once)."""
+    probe = apply_steps(da.zeros(shape, dtype=dtype, chunks=-1), json.loads(steps))
+    return tuple(int(s) for s in probe.shape), str(probe.dtype)

@@ -61,10 +61,8 @@ def _eager_array(tree: LegacyTree, entry: Entry) -> np.ndarray:
         dataset = tree.dataset(path)
         if h5py.check_enum_dtype(dataset.dtype) is not None:
             dataset = dataset.astype(dataset.dtype.base)
-        if dataset.ndim == 0:
-            raw = _read_all(tree, path)
-        else:
-            raw = _Checked(dataset, tree, path)[(slice(None),) * dataset.ndim]
+        # One read of the whole dataset inside libhdf5: for small datasets faster than chunk by chunk.
+        raw = _read_all(tree, path) if dataset.ndim == 0 else _Checked(dataset, tree, path)[()]
         parts.append(apply_steps(raw, entry.transform))
     if entry.combine == "stack":
         return np.stack(parts, axis=0)
