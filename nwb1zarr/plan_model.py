@@ -9,7 +9,9 @@ import json
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-STORE_LAYOUT_VERSION = "1"
+STORE_LAYOUT_VERSION = "2"
+STORE_LAYOUTS = ("1", "2")
+"""Layouts this version writes (the newest) and validates: 2 packs mapped-only leaf groups (store_attrs.PACKED)."""
 
 
 @dataclass(frozen=True)

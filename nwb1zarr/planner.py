@@ -20,7 +20,7 @@ from .plan_checks import check_plan_paths
 from .plan_choice import choose_profile
 from .plan_context import PlanContext
 from .plan_metadata import plan_metadata
-from .plan_model import Account, Entry, Plan
+from .plan_model import STORE_LAYOUT_VERSION, STORE_LAYOUTS, Account, Entry, Plan
 from .plan_rules import RuleResolver
 from .remainder import account_remainder
 
@@ -39,8 +39,10 @@ def plan(src: str | os.PathLike[str], *, profile: str | None = None,
         return make_plan(tree, profile=profile)
 
 
-def make_plan(tree: LegacyTree, *, profile: str | None = None) -> Plan:
-    """The plan for an open tree (see :func:`plan`)."""
+def make_plan(tree: LegacyTree, *, profile: str | None = None, layout: str = STORE_LAYOUT_VERSION) -> Plan:
+    """The plan for an open tree (see :func:`plan`); ``layout`` an older store layout (to validate such a store)."""
+    if layout not in STORE_LAYOUTS:
+        raise ValueError(f"unknown store layout {layout!r}; this version knows {', '.join(STORE_LAYOUTS)}")
     prerelease_text = getattr(tree, "nwb2_prerelease", None)
     if prerelease_text:  # NWB 2 pre-release: only the generic profile, and only if it keeps every object
         profile = PRERELEASE_PROFILE
@@ -72,13 +74,14 @@ def make_plan(tree: LegacyTree, *, profile: str | None = None) -> Plan:
     for group, attrs in extra_attrs.items():
         if group in groups:
             groups[group].update(attrs)
-    accounting, kept_entries, nwb1_groups = account_remainder(tree, entries)
+    accounting, kept_entries, nwb1_groups = account_remainder(tree, entries, pack=layout != "1")
     groups.update(nwb1_groups)
     if prerelease_text:
         skipped = {p: a.detail for p, a in accounting.items() if a.status == "skipped"}
         note = prerelease.decision(prerelease_text, skipped, file=str(tree.source))
     return Plan(source=str(tree.source), profile=chosen.name, profile_note=note, root_attrs=root_attrs,
-                entries=entries + kept_entries, groups=groups, accounting=accounting, problems=ctx.problems)
+                entries=entries + kept_entries, groups=groups, accounting=accounting, problems=ctx.problems,
+                layout_version=layout)
 
 
 __all__ = ["Account", "choose_profile", "make_plan", "plan"]

@@ -90,9 +90,10 @@ def _unmapped_columns(node: Node, mapped: set[int] | None) -> list[int] | None:
     return missing or None
 
 
-def account_remainder(tree: LegacyTree, entries: list[Entry]
+def account_remainder(tree: LegacyTree, entries: list[Entry], *, pack: bool = True
                       ) -> tuple[dict[str, Account], list[Entry], dict[str, dict[str, Any]]]:
-    """Accounting for all nodes, the /nwb1 entries for unmapped datasets and the /nwb1 group attrs."""
+    """Accounting for all nodes, the /nwb1 entries for unmapped datasets and the /nwb1 group attrs; with
+    ``pack`` (layout 2) mapped-only leaf groups are attributes of their parent (:data:`store_attrs.PACKED`)."""
     used: dict[str, list[str]] = defaultdict(list)
     columns: dict[str, set[int] | None] = {}  # source -> last-axis columns mapped (None: mapped whole)
     for e in entries:
@@ -167,4 +168,24 @@ def account_remainder(tree: LegacyTree, entries: list[Entry]
             attrs[sa.MAPPED] = dict(sorted(mapped_children[node.path].items()))
         groups[target] = attrs
         accounting[node.path] = Account("kept", "group and its attributes", (target,))
+    if pack:
+        _pack_groups(tree, accounting, groups)
     return accounting, kept, groups
+
+
+def _pack_groups(tree: LegacyTree, accounting: dict[str, Account], groups: dict[str, dict[str, Any]]) -> None:
+    """Move every packable group's attributes into its parent's :data:`store_attrs.PACKED` (see there)."""
+    children: dict[str, set[str]] = defaultdict(set)  # group -> statuses of its children ("group" for subgroups)
+    for node in tree.nodes.values():
+        if node.path != "/":
+            children[node.parent].add("group" if node.kind == "group" else accounting[node.path].status)
+    for node in tree.nodes.values():
+        if node.kind != "group" or node.path == "/" or children.get(node.path) != {"mapped"}:
+            continue
+        target, parent = store_path(node.path, prefix=NWB1_ROOT), store_path(node.parent, prefix=NWB1_ROOT)
+        name = target.rsplit("/", 1)[1]
+        groups[parent].setdefault(sa.PACKED, {})[name] = groups.pop(target)
+        accounting[node.path] = Account("kept", f"group packed into {sa.PACKED}[{name!r}] of {parent}", (parent,))
+    for attrs in groups.values():
+        if sa.PACKED in attrs:
+            attrs[sa.PACKED] = dict(sorted(attrs[sa.PACKED].items()))

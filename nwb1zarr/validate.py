@@ -26,7 +26,7 @@ from .attrs import normalize, normalize_attrs
 from .errors import InputError, StoreError
 from .legacy_tree import LegacyTree, join, open_hdf5
 from .names import store_path as to_store_path
-from .plan_model import Entry, Plan
+from .plan_model import STORE_LAYOUT_VERSION, STORE_LAYOUTS, Entry, Plan
 from .planner import make_plan
 from .progress import ProgressCallback, no_progress
 from .remainder import NWB1_ROOT
@@ -61,11 +61,13 @@ def validate(src: str | os.PathLike[str], store: str | os.PathLike[str] | None =
         return ValidationReport(mode="store", source=None, store=str(src), checks=store_checks)
     src_path = source_ref(src, storage_options=storage_options)
     store_path: Any = store_target(store, storage_options=storage_options)
-    store_name = str(store) if is_url(store) else str(store_path)
+    store_name = str(store) if is_url(store) or not isinstance(store_path, Path) else str(store_path)
     store_checks, root = check_store_only(store, storage_options=storage_options, progress=progress)
     with LegacyTree.open(src_path) as tree:
         recorded = root.attrs.get("nwb1zarr_profile")
-        plan = make_plan(tree, profile=profile or (recorded if isinstance(recorded, str) else None))
+        layout = root.attrs.get("nwb1zarr_store_layout")  # an older layout is validated as it was written
+        plan = make_plan(tree, profile=profile or (recorded if isinstance(recorded, str) else None),
+                         layout=layout if layout in STORE_LAYOUTS else STORE_LAYOUT_VERSION)
     progress("validate", 0, len(plan.entries))
     try:
         with warnings.catch_warnings():
