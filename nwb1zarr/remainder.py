@@ -180,8 +180,8 @@ def _pack_groups(tree: LegacyTree, accounting: dict[str, Account], groups: dict[
         if node.path != "/":
             children[node.parent].add("group" if node.kind == "group" else accounting[node.path].status)
     for node in tree.nodes.values():
-        if node.kind != "group" or node.path == "/" or children.get(node.path) != {"mapped"}:
-            continue
+        if node.kind != "group" or node.path == "/" or node.attrs or children.get(node.path) != {"mapped"}:
+            continue  # a group with attributes of its own stays a node, where users look for them
         target, parent = store_path(node.path, prefix=NWB1_ROOT), store_path(node.parent, prefix=NWB1_ROOT)
         name = target.rsplit("/", 1)[1]
         groups[parent].setdefault(sa.PACKED, {})[name] = groups.pop(target)

@@ -41,8 +41,9 @@ MAPPED = "nwb1_mapped"
 """On a kept group: where its mapped children went."""
 PACKED = "nwb1_packed"
 """On a kept group (layout 2): its packed child groups by store name, each the attributes it would carry as a
-group. A source group is packed when it has no subgroups and every dataset in it is mapped (the ROI groups of
-an ImageSegmentation): hundreds of groups with nothing but a pointer would otherwise each cost a store node."""
+group. A source group is packed when it has no attributes, no subgroups and every dataset in it is mapped (the
+ROI groups of an ImageSegmentation): hundreds of groups holding nothing but a pointer would otherwise each cost
+a store node."""
 IDENTICAL_TO = "nwb1_identical_to"
 ALIAS_ATTRS = "nwb1_alias_attrs"
 TIME_NOTE = "nwb1_time_note"

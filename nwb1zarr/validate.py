@@ -229,7 +229,13 @@ class _FullCheck:
         want = info["attrs"]
         for sp in store_paths:
             node = self.arrays.get(sp) or self.groups[sp]
-            got = _source_attrs_at(dict(node.attrs), self.entries.get(sp), path)
+            attrs = dict(node.attrs)
+            if info["kind"] == "group" and sp in self.groups:  # a packed group (layout 2): its record, if any
+                packed = attrs.get(sa.PACKED)
+                records = [r for r in packed.values() if isinstance(r, dict) and r.get(sa.PATH) == path] \
+                    if isinstance(packed, dict) else []
+                attrs = records[0] if records else attrs
+            got = _source_attrs_at(attrs, self.entries.get(sp), path)
             if got is None or canonical(got) != canonical(want):
                 name = _first_differing_key(got or {}, want)
                 check.status, check.store_path = MISMATCH, sp
