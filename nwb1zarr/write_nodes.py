@@ -11,8 +11,11 @@ one ``dask.array.store`` pass.
 from __future__ import annotations
 
 import asyncio
+import threading
 import warnings
-from collections.abc import Mapping
+from collections.abc import Coroutine, Mapping
+from concurrent.futures import ThreadPoolExecutor
+from concurrent.futures import wait as wait_futures
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -127,12 +130,13 @@ class StagedStore:
         self.target, self.zarr_format = target, zarr_format
         self.memory = MemoryStore()
         self.metadata: dict[str, Any] = {}  # path -> metadata of every node written, the root included
+        self.stop = threading.Event()  # set on an interruption: the writing threads stop between files
 
     def finish(self, root_attrs: dict[str, Any]) -> None:
         """Add ``root_attrs`` to the root group, consolidate, and write the root documents to ``target``."""
         with warnings.catch_warnings():
             warnings.filterwarnings("ignore", message="Consolidated metadata is currently not part")
-            sync(self._finish(root_attrs))
+            _run_to_end(self._finish(root_attrs), self.stop)
 
     async def _finish(self, root_attrs: dict[str, Any]) -> None:
         root = self.metadata[""]
@@ -141,7 +145,7 @@ class StagedStore:
             group = await AsyncGroup.open(self.memory, zarr_format=2, use_consolidated=False)
             await group.update_attributes(attributes)
             await consolidate_metadata(self.memory, zarr_format=2)
-            await _copy_keys(self.memory, self.target, only=lambda key: "/" not in key)
+            await _copy_keys(self.memory, self.target, only=lambda key: "/" not in key, stop=self.stop)
             return
         # What zarr.consolidate_metadata writes, made from the metadata in hand instead of read back.
         members = {path: replace(meta, consolidated_metadata=ConsolidatedMetadata(metadata={}))
@@ -157,7 +161,24 @@ class StagedStore:
 def create_nodes(staged: StagedStore, nodes: list[GroupNode | ArrayNode]) -> list[tuple[Any, zarr.Array]]:
     """Write every group, every array's metadata and every in-memory array to ``staged.target`` (which must
     hold no node yet); return the ``(dask array, destination zarr array)`` pairs still to be copied."""
-    return sync(_create_nodes(staged, nodes))
+    return _run_to_end(_create_nodes(staged, nodes), staged.stop)
+
+
+def _run_to_end(coroutine: Coroutine[Any, Any, Any], stop: threading.Event) -> Any:
+    """``zarr``'s ``sync(coroutine)``, but an interruption (Ctrl-C, SIGTERM) of the waiting thread first stops the
+    writing threads and waits for them: nothing may still write into a partial store while it is removed."""
+    with ThreadPoolExecutor(1, thread_name_prefix="nwb1zarr-nodes") as pool:
+        future = pool.submit(sync, coroutine)
+        try:
+            return future.result()
+        except BaseException:
+            stop.set()
+            wait_futures([future])
+            raise
+
+
+class Stopped(Exception):
+    """A staged write stopped by an interruption (never seen by users: the interruption is)."""
 
 
 async def _create_nodes(staged: StagedStore, nodes: list[GroupNode | ArrayNode]) -> list[tuple[Any, zarr.Array]]:
@@ -166,18 +187,25 @@ async def _create_nodes(staged: StagedStore, nodes: list[GroupNode | ArrayNode])
     folders = None
     if isinstance(staged.target, LocalStore):
         # A folder per node: made by a thread (system calls, no GIL) while this loop stages the documents.
-        folders = asyncio.ensure_future(asyncio.to_thread(_make_folders, staged.target.root, [n.path for n in nodes]))
+        folders = asyncio.ensure_future(asyncio.to_thread(_make_folders, staged.target.root, [n.path for n in nodes],
+                                                        staged.stop))
     for group in (n for n in nodes if isinstance(n, GroupNode)):
         metadata = staged.metadata[group.path] = GroupMetadata(attributes=group.attrs, zarr_format=zarr_format)
         for key, value in metadata.to_buffer_dict(prototype).items():
             await memory.set(f"{group.path}/{key}".lstrip("/"), value)
     arrays = [n for n in nodes if isinstance(n, ArrayNode)]
     templates = _Templates(zarr_format)
-    created = await _stage_arrays(memory, arrays, templates)
-    staged.metadata.update((a.path, c.metadata) for a, c in zip(arrays, created, strict=True))
+    try:
+        created = await _stage_arrays(memory, arrays, templates)
+    except BaseException:
+        staged.stop.set()  # the folder thread stops, and ends before anyone removes the partial store
+        if folders is not None:
+            await asyncio.wait([folders])
+        raise
     if folders is not None:
         await folders
-    await _copy_keys(memory, staged.target, only=lambda key: True)
+    staged.metadata.update((a.path, c.metadata) for a, c in zip(arrays, created, strict=True))
+    await _copy_keys(memory, staged.target, only=lambda key: True, stop=staged.stop)
     # Chunks of in-memory arrays only went to the target: the staging store keeps metadata alone.
     for key in [k async for k in memory.list()]:
         if _is_data(key):
@@ -274,33 +302,39 @@ def _is_data(key: str) -> bool:
 METADATA_NAMES = {"zarr.json", ".zarray", ".zgroup", ".zattrs", ".zmetadata"}
 
 
-async def _copy_keys(memory: MemoryStore, store: Store, *, only: Any) -> None:
+async def _copy_keys(memory: MemoryStore, store: Store, *, only: Any, stop: threading.Event) -> None:
     prototype = default_buffer_prototype()
     items = [(key, await memory.get(key, prototype=prototype)) async for key in memory.list() if only(key)]
     if isinstance(store, LocalStore):
         # One thread for all files: LocalStore.set hands each key to a thread of its own, which costs
         # more than writing a small file.
-        await asyncio.to_thread(_write_files, store.root, items)
+        await asyncio.to_thread(_write_files, store.root, items, stop)
         return
     limit = asyncio.Semaphore(COPY_CONCURRENCY)
 
     async def copy(key: str, value: Any) -> None:
         async with limit:
+            if stop.is_set():
+                raise Stopped
             await store.set(key, value)
 
     await asyncio.gather(*(copy(k, v) for k, v in items if v is not None))
 
 
-def _make_folders(root: Path, paths: list[str]) -> None:
+def _make_folders(root: Path, paths: list[str], stop: threading.Event) -> None:
     root.mkdir(parents=True, exist_ok=True)
     for path in sorted(paths):  # a parent sorts before its children
+        if stop.is_set():
+            raise Stopped
         if path:
             (root / path).mkdir(exist_ok=True)
 
 
-def _write_files(root: Path, items: list[tuple[str, Any]]) -> None:
+def _write_files(root: Path, items: list[tuple[str, Any]], stop: threading.Event) -> None:
     made: set[Path] = {root}
     for key, value in items:
+        if stop.is_set():
+            raise Stopped
         if value is None:
             continue
         path = root / key
