@@ -11,6 +11,7 @@ one ``dask.array.store`` pass.
 from __future__ import annotations
 
 import asyncio
+import os
 import threading
 import warnings
 from collections.abc import Coroutine, Mapping
@@ -184,26 +185,13 @@ class Stopped(Exception):
 async def _create_nodes(staged: StagedStore, nodes: list[GroupNode | ArrayNode]) -> list[tuple[Any, zarr.Array]]:
     memory, zarr_format = staged.memory, staged.zarr_format
     prototype = default_buffer_prototype()
-    folders = None
-    if isinstance(staged.target, LocalStore):
-        # A folder per node: made by a thread (system calls, no GIL) while this loop stages the documents.
-        folders = asyncio.ensure_future(asyncio.to_thread(_make_folders, staged.target.root, [n.path for n in nodes],
-                                                        staged.stop))
     for group in (n for n in nodes if isinstance(n, GroupNode)):
         metadata = staged.metadata[group.path] = GroupMetadata(attributes=group.attrs, zarr_format=zarr_format)
         for key, value in metadata.to_buffer_dict(prototype).items():
             await memory.set(f"{group.path}/{key}".lstrip("/"), value)
     arrays = [n for n in nodes if isinstance(n, ArrayNode)]
     templates = _Templates(zarr_format)
-    try:
-        created = await _stage_arrays(memory, arrays, templates)
-    except BaseException:
-        staged.stop.set()  # the folder thread stops, and ends before anyone removes the partial store
-        if folders is not None:
-            await asyncio.wait([folders])
-        raise
-    if folders is not None:
-        await folders
+    created = await _stage_arrays(memory, arrays, templates)
     staged.metadata.update((a.path, c.metadata) for a, c in zip(arrays, created, strict=True))
     await _copy_keys(memory, staged.target, only=lambda key: True, stop=staged.stop)
     # Chunks of in-memory arrays only went to the target: the staging store keeps metadata alone.
@@ -321,30 +309,27 @@ async def _copy_keys(memory: MemoryStore, store: Store, *, only: Any, stop: thre
     await asyncio.gather(*(copy(k, v) for k, v in items if v is not None))
 
 
-def _make_folders(root: Path, paths: list[str], stop: threading.Event) -> None:
-    root.mkdir(parents=True, exist_ok=True)
-    for path in sorted(paths):  # a parent sorts before its children
-        if stop.is_set():
-            raise Stopped
-        if path:
-            (root / path).mkdir(exist_ok=True)
-
-
 def _write_files(root: Path, items: list[tuple[str, Any]], stop: threading.Event) -> None:
-    made: set[Path] = {root}
+    """Every file, folders made on the way, in one thread. Not concurrent with the staging (Python code): a
+    thread that makes a system call per file then waits for the GIL after each one (measured: 1,038 folders took
+    0.22 s beside the staging, 16 ms alone)."""
+    base = str(root)
+    os.makedirs(base, exist_ok=True)
+    made = {base}
     for key, value in items:
         if stop.is_set():
             raise Stopped
         if value is None:
             continue
-        path = root / key
-        if path.parent not in made:
-            if not path.parent.is_dir():
-                path.parent.mkdir(parents=True, exist_ok=True)
-            made.add(path.parent)
+        path = f"{base}/{key}"
+        parent = path.rpartition("/")[0]
+        if parent not in made:
+            os.makedirs(parent, exist_ok=True)
+            made.add(parent)
         put_file(path, value.to_bytes())
 
 
-def put_file(path: Path, data: bytes) -> None:
+def put_file(path: str, data: bytes) -> None:
     """Write one file of the store (the one place the staged writes of a local store go through)."""
-    path.write_bytes(data)
+    with open(path, "wb") as fh:
+        fh.write(data)
