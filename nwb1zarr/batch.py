@@ -149,13 +149,14 @@ def convert_many(sources: Sequence[str | os.PathLike[str]], *, to: str | os.Path
                  threads_per_worker: int = 1, scheduler: str | None = None, force: bool = False,
                  validate: bool = True, retries: int = DEFAULT_RETRIES, state: str | os.PathLike[str] | None = None,
                  cache: str | os.PathLike[str] | None = None, storage_options: Mapping[str, Any] | None = None,
-                 progress: BatchProgressCallback = no_batch_progress) -> BatchReport:
+                 progress: BatchProgressCallback = no_batch_progress, virtual: bool = False) -> BatchReport:
     """Convert every session named by ``sources`` into ``to`` (a folder or fsspec URL), one task each.
 
     Sessions whose stores are already complete and validate by their digests are skipped (``force=True`` redoes
     all); every outcome is appended to the state log (:mod:`nwb1zarr.batch_state`). ``validate=True`` proves
     each new store against its source; False checks it by its digests only. ``progress`` gets a
-    :class:`BatchProgress` at least every half second. Raises :class:`BatchUsageError` (exit code 2) when the
+    :class:`BatchProgress` at least every half second. ``virtual=True`` writes ``<name>.icechunk`` virtual stores
+    (:mod:`nwb1zarr.virtual`) instead of ``<name>.zarr`` copies. Raises :class:`BatchUsageError` (exit code 2) when the
     run cannot start; a failing session never raises: it is ``failed`` in the report.
 
     >>> report = convert_many(["data/*.nwb", "@more.txt"], to="s3://lab/zarr", workers=4)  # doctest: +SKIP
@@ -180,7 +181,7 @@ def convert_many(sources: Sequence[str | os.PathLike[str]], *, to: str | os.Path
     except OSError as exc:
         raise BatchUsageError(f"cannot use the state file: {exc.strerror or exc}", file=str(log.path)) from exc
     jobs = [_job(item, target, force=force, validate=validate, previous=previous, cache=cache,
-                 storage_options=storage_options) for item in inputs]
+                 storage_options=storage_options, virtual=virtual) for item in inputs]
     started = time.perf_counter()
     results: dict[int, SessionResult] = {}
     interrupted = False
@@ -206,11 +207,13 @@ def convert_many(sources: Sequence[str | os.PathLike[str]], *, to: str | os.Path
 
 
 def _job(item: SessionInput, target: Target, *, force: bool, validate: bool, previous: dict[str, Any],
-         cache: str | os.PathLike[str] | None, storage_options: Mapping[str, Any] | None) -> SessionJob:
-    return SessionJob(source=item.source, kind=item.kind, name=item.name, destination=target.store(item.name),
-                      force=force, validate=validate, previous=previous.get(item.name),
+         cache: str | os.PathLike[str] | None, storage_options: Mapping[str, Any] | None,
+         virtual: bool = False) -> SessionJob:
+    name = item.name.removesuffix(".zarr") + ".icechunk" if virtual else item.name
+    return SessionJob(source=item.source, kind=item.kind, name=name, destination=target.store(name),
+                      force=force, validate=validate, previous=previous.get(name),
                       cache=None if cache is None else os.fspath(cache),
-                      storage_options=dict(storage_options) if storage_options else None)
+                      storage_options=dict(storage_options) if storage_options else None, virtual=virtual)
 
 
 def _collect(client: Any, futures: dict[Any, int], jobs: list[SessionJob], results: dict[int, SessionResult],

@@ -43,6 +43,7 @@ class SessionJob:
     previous: StoreState | None = None  # what the state log last said about this store
     cache: str | None = None  # AllenSDK cache folder for experiment ids
     storage_options: Mapping[str, Any] | None = None
+    virtual: bool = False  # an Icechunk virtual store (references into the source) instead of a copy
 
 
 def worker_threads() -> int:
@@ -117,6 +118,8 @@ def _run(job: SessionJob, result: SessionResult) -> None:
     options = {"storage_options": job.storage_options} if job.storage_options else {}
     if extra_attrs:
         options["extra_attrs"] = extra_attrs
+    if job.virtual:
+        options["virtual"] = True
     report = convert(source, job.destination, overwrite=True, validate=job.validate, **options)
     result.recovered = dead  # the claim held the lock, so these were a dead attempt's, and are gone
     result.bytes_in, result.bytes_out, result.problems = report.bytes_in, report.bytes_out, list(report.problems)

@@ -34,8 +34,12 @@ def open_store(store: str | os.PathLike[str], *, storage_options: StorageOptions
     ``store`` is a directory or an fsspec URL; a remote prefix without its root document is refused as
     an incomplete store (an interrupted or running conversion), in one line.
     """
-    if is_remote(store):
-        target: Any = _remote_store(str(store), storage_options)
+    repository = _repository(store, storage_options)
+    if repository is not None:
+        target: Any = repository
+        where = str(store)
+    elif is_remote(store):
+        target = _remote_store(str(store), storage_options)
         where = str(store)
     else:
         target = path = Path(local_path(store))
@@ -51,12 +55,26 @@ def open_store(store: str | os.PathLike[str], *, storage_options: StorageOptions
 
 
 def store_target(store: str | os.PathLike[str], *, storage_options: StorageOptions | None = None) -> Any:
-    """What zarr and xarray open for ``store``: a local Path, or a read-only FsspecStore for a URL."""
+    """What zarr and xarray open for ``store``: a local Path, a read-only FsspecStore for a URL, or the read-only
+    session store of a virtual store (an Icechunk repository)."""
+    repository = _repository(store, storage_options)
+    if repository is not None:
+        return repository
     if is_remote(store):
         from .object_store import fsspec_store
 
         return fsspec_store(str(store), storage_options=storage_options, read_only=True, error=StoreError)
     return Path(local_path(store))
+
+
+def _repository(store: str | os.PathLike[str], storage_options: StorageOptions | None) -> Any:
+    """The read-only store of the Icechunk repository (virtual store) at ``store``, or None when it is none;
+    a repository without a committed conversion is refused (:mod:`nwb1zarr.virtual.repository`)."""
+    from .virtual.repository import is_repository, readonly_store
+
+    if not is_repository(store, storage_options=storage_options):
+        return None
+    return readonly_store(store, storage_options=storage_options)
 
 
 def _remote_store(url: str, storage_options: StorageOptions | None) -> Any:
@@ -223,6 +241,10 @@ def check_consolidated(store: Any, groups: dict[str, zarr.Group], arrays: dict[s
     return out or [Check("metadata", "/", detail="consolidated metadata agrees with every node")]
 
 
+def _is_icechunk(store: Any) -> bool:
+    return type(store).__module__.startswith("icechunk")
+
+
 def _meta(node: Any) -> str:
     info: dict[str, Any] = {"attrs": dict(node.attrs)}
     if isinstance(node, zarr.Array):
@@ -237,6 +259,10 @@ def check_store_only(store: str | os.PathLike[str], *, storage_options: StorageO
     groups, arrays = members(root)
     checks = check_digests(root, arrays, progress=progress)
     checks += check_layout(root, groups, arrays)
+    if _is_icechunk(root.store):
+        checks.append(Check("metadata", "/", detail="not applicable: a virtual store (Icechunk repository) has no "
+                            "consolidated metadata; each snapshot is one consistent view"))
+        return checks, root
     try:
         checks += check_consolidated(root.store, groups, arrays,
                                      refuse_missing=is_remote(store))
