@@ -23,6 +23,9 @@ Modules by pipeline stage:
 - around them: ``cli``, ``supervise`` (hung / crashed libhdf5), ``progress`` and ``progress_bar``, ``backend``
   (xarray engine), ``allensdk`` (AllenSDK-style helpers on a store), ``plot`` and ``plot_data`` (a session
   summary from a store), ``errors``;
+- virtual stores (Icechunk, references into the source): ``virtual`` (``eligible``, ``manifests``,
+  ``repository``, ``convert_virtual``, ``open``: ``open_store`` opens ordinary and virtual stores alike);
+- NWB 2 export: ``export`` (``to_nwb2`` / ``validate_nwb2``, needs the ``nwb2`` extra: pynwb, hdmf, nwbinspector);
 - many sessions: ``batch`` (``convert_many`` on dask.distributed) with ``batch_inputs``, ``batch_target``,
   ``batch_state`` (resume log), ``batch_task`` (one session on a worker), ``batch_report``.
 """
@@ -43,10 +46,13 @@ if TYPE_CHECKING:
     from .build import open_legacy
     from .convert import ConversionReport, convert
     from .errors import DestinationError, InputError, Nwb1ZarrError, ProfileError, SourceDataError, StoreError
+    from .export.nwb2_validate import validate_nwb2
+    from .export.nwb2_write import to_nwb2
     from .plan_model import Plan
     from .planner import plan
     from .validate import validate
     from .validate_report import ValidationReport
+    from .virtual.open import open_store
 
 __all__ = [
     "BatchReport",
@@ -62,8 +68,11 @@ __all__ = [
     "convert",
     "convert_many",
     "open_legacy",
+    "open_store",
     "plan",
+    "to_nwb2",
     "validate",
+    "validate_nwb2",
 ]
 
 _WHERE = {
@@ -80,8 +89,11 @@ _WHERE = {
     "convert": "convert",
     "convert_many": "batch",
     "open_legacy": "build",
+    "open_store": "virtual.open",
     "plan": "planner",
+    "to_nwb2": "export.nwb2_write",
     "validate": "validate",
+    "validate_nwb2": "export.nwb2_validate",
 }
 """Each public name -> the submodule that defines it."""
 

@@ -203,12 +203,15 @@ def main(ctx: click.Context, debug: bool) -> None:
                                              "keeping what cannot be mapped under /nwb1.")
 @click.option("--report", "report_path", type=click.Path(path_type=Path), help="Write the full JSON report here.")
 @click.option("--progress/--no-progress", default=None, help="Show progress (default: when stderr is a terminal).")
+@click.option("--virtual", is_flag=True, help="Write an Icechunk repository whose plain copies are references into "
+              "SRC's chunks (default DST: SRC with .icechunk; needs nwb1zarr[virtual]).")
 @source_options
 @storage_option_flag
 @reports_errors("src", interrupted=NOTHING_WRITTEN)
 def convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, profile: str | None,
             run_validate: bool, strict: bool, report_path: Path | None, progress: bool | None,
-            cache: Path | None, quiet: bool, verbose: bool, storage_option: tuple[str, ...] = ()) -> None:
+            cache: Path | None, quiet: bool, verbose: bool, storage_option: tuple[str, ...] = (),
+            virtual: bool = False) -> None:
     """Convert SRC (NWB 1.0 file, or an ophys experiment id) to a Zarr store at DST (default: SRC with .zarr)."""
     from .convert import default_destination
     from .supervise import can_supervise, supervised
@@ -217,8 +220,14 @@ def convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, prof
     source = _resolve(src, cache, display)
     if source.experiment_id is not None:  # 570014520 -> ./570014520.zarr, not beside the cached file
         src, dst = source.path, dst if dst is not None else source.default_destination
+    if virtual and dst is None:
+        from .virtual.convert_virtual import default_virtual_destination
+
+        dst = default_virtual_destination(src)
+    elif virtual and source.experiment_id is not None and dst == source.default_destination:
+        dst = Path(dst).with_suffix(".icechunk")
     args = (src, dst, overwrite, zarr_format, profile, run_validate, strict, report_path, display,
-            source.extra_attrs, quiet, _storage_options(storage_option))
+            source.extra_attrs, quiet, _storage_options(storage_option), virtual)
     if can_supervise():  # a child converts; a hung or crashed libhdf5 still ends in one line
         def child() -> int:  # reports its own errors: the supervisor only passes the exit code on
             with one_line_errors(src, interrupted=NOTHING_WRITTEN):
@@ -232,13 +241,13 @@ def convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, prof
 def _convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, profile: str | None,
              run_validate: bool, strict: bool, report_path: Path | None, display: Any,
              extra_attrs: dict[str, Any] | None = None, quiet: bool = False,
-             storage_options: dict[str, Any] | None = None) -> None:
+             storage_options: dict[str, Any] | None = None, virtual: bool = False) -> None:
     from .convert import convert as do_convert
 
     with _terminate_as_interrupt(), display:
         report = do_convert(src, dst, overwrite=overwrite, zarr_format=int(zarr_format), profile=profile,
                             validate=run_validate, strict=strict, progress=display, extra_attrs=extra_attrs,
-                            storage_options=storage_options)
+                            storage_options=storage_options, virtual=virtual)
     with one_line_errors(src, interrupted=f"interrupted; the store at {report.destination} is complete"):
         _say(report, report_path, quiet=quiet)
 
@@ -263,6 +272,10 @@ def _say(report: Any, report_path: Path | None, *, quiet: bool = False) -> None:
     click.echo(f"wrote {report.destination} ({report.arrays} arrays, {report.bytes_out / 1e6:.1f} MB "
                f"from {report.bytes_in / 1e6:.1f} MB, {report.seconds:.1f} s) profile {report.profile}")
     click.echo(f"source objects: {counts}")
+    virtual = getattr(report, "virtual_arrays", None)
+    if virtual is not None:
+        click.echo(f"virtual store: {len(virtual)} arrays reference {report.source}, "
+                   f"{report.arrays - len(virtual)} materialised (nwb1zarr inspect {report.destination} lists them)")
     for path, reason in report.skipped.items():
         click.echo(f"skipped {path}: {reason}")
     for problem in report.problems:
@@ -282,9 +295,14 @@ def _say(report: Any, report_path: Path | None, *, quiet: bool = False) -> None:
 @reports_errors("src")
 def inspect(src: Path, as_json: bool, profile: str | None, cache: Path | None, quiet: bool, verbose: bool,
             storage_option: tuple[str, ...] = ()) -> None:
-    """Show the matched profile and the full plan for SRC (file or experiment id; nothing is written)."""
+    """Show the matched profile and the full plan for SRC (file or experiment id; nothing is written); for a store
+    (SRC a Zarr store or a virtual store), which arrays are virtual references and which are materialised."""
     from .planner import plan
+    from .virtual.open import is_store
 
+    if is_store(src, storage_options=_storage_options(storage_option)):
+        _inspect_store(src, as_json=as_json, storage_options=_storage_options(storage_option))
+        return
     source = _resolve(src, cache, _display(quiet=quiet, verbose=verbose))
     the_plan = plan(source.path, profile=profile, storage_options=_storage_options(storage_option))
     if as_json:
@@ -311,6 +329,21 @@ def inspect(src: Path, as_json: bool, profile: str | None, cache: Path | None, q
             click.echo(f"  skipped {path}: {acc.detail}")
     for problem in the_plan.problems:
         click.echo(f"  note: {problem}")
+
+
+def _inspect_store(store: Path | str, *, as_json: bool, storage_options: dict[str, Any] | None) -> None:
+    from .virtual.open import describe_store
+
+    info = describe_store(store, storage_options=storage_options)
+    if as_json:
+        click.echo(json.dumps(info, indent=1))
+        return
+    click.echo(f"store:   {info['store']} ({info['kind']})")
+    for url in info["references_into"]:
+        click.echo(f"references into: {url}")
+    click.echo("arrays: " + ", ".join(f"{v} {k}" for k, v in sorted(info["counts"].items())))
+    for path, kind in info["arrays"].items():
+        click.echo(f"  {kind:12s} {path}")
 
 
 @main.command()
@@ -341,6 +374,9 @@ def validate(src: Path, store: Path | None, as_json: bool, profile: str | None, 
     if as_json or not quiet or not report.ok:
         click.echo(json.dumps(report.to_dict(), indent=1, default=str) if as_json else report.summary())
     sys.exit(EXIT_OK if report.ok else EXIT_FAILURE)
+
+
+from . import cli_nwb2  # noqa: E402, F401  (registers to-nwb2 and validate-nwb2; pynwb only when they run)
 
 
 def _picture_path(ctx: click.Context, param: click.Parameter, value: Path) -> Path:
@@ -404,12 +440,14 @@ class _BatchLine:
 @click.option("--cache", type=click.Path(path_type=Path), help="AllenSDK cache folder for experiment ids.")
 @click.option("--progress/--no-progress", default=None, help="Show the live line (default: when stderr is a "
               "terminal).")
+@click.option("--virtual", is_flag=True, help="Write <name>.icechunk virtual stores (references into the sources) "
+              "instead of <name>.zarr copies (needs nwb1zarr[virtual]).")
 @storage_option_flag
 @reports_errors("to", interrupted="interrupted; finished sessions are recorded; run the same command again to resume")
 def convert_many(sources: tuple[str, ...], to: str, manifest: Path | None, workers: int | None,
                  threads_per_worker: int, scheduler: str | None, force: bool, run_validate: bool, retries: int,
                  state: Path | None, report_path: Path | None, csv_path: Path | None, cache: Path | None,
-                 progress: bool | None, storage_option: tuple[str, ...] = ()) -> None:
+                 progress: bool | None, storage_option: tuple[str, ...] = (), virtual: bool = False) -> None:
     """Convert many SOURCES (files, folders, globs, experiment ids, @MANIFEST) into DEST on a dask cluster.
 
     Resumable: sessions whose stores are complete and validate by their digests are skipped. Exit code 0 when
@@ -425,7 +463,8 @@ def convert_many(sources: tuple[str, ...], to: str, manifest: Path | None, worke
             report = run_batch(sources, to=to, manifest=manifest, workers=workers,
                                threads_per_worker=threads_per_worker, scheduler=scheduler, force=force,
                                validate=run_validate, retries=retries, state=state, cache=cache,
-                               storage_options=_storage_options(storage_option), progress=line)
+                               storage_options=_storage_options(storage_option), progress=line,
+                               **({"virtual": True} if virtual else {}))
     finally:
         line.close()
     try:
