@@ -152,7 +152,7 @@ def test_bad_files_fail_alone_and_a_rerun_retries_only_them(cluster: tuple[Any, 
 
 # ---- resume and force ------------------------------------------------------------------------------------------
 def _corrupt_one_chunk(store: Path) -> Path:
-    chunk = max((p for p in (store / "ophys").rglob("c/*") if p.is_file()), key=lambda p: p.stat().st_size)
+    chunk = max((p for p in (store / "ophys").rglob("c.*") if p.is_file()), key=lambda p: p.stat().st_size)
     data = bytearray(chunk.read_bytes())
     for i in range(len(data) // 2, min(len(data), len(data) // 2 + 16)):
         data[i] ^= 0xFF

@@ -203,8 +203,8 @@ def _write_materialised(dt: xr.DataTree, store: Any, *, extra: dict[str, Any], p
     from ..progress import DaskProgress, dask_array_sizes
 
     with dask.config.set(array_optimize=False):  # as write_zarr: one read of each source chunk for write + digest
-        delayed = dt.to_zarr(store, mode="w-", encoding=encoding_for(dt, zarr_format=3), consolidated=False,
-                             compute=False, zarr_format=3)
+        delayed = dt.to_zarr(store, mode="w-", encoding=encoding_for(dt, zarr_format=3, chunk_separator="/"),
+                             consolidated=False, compute=False, zarr_format=3)
     pool = ThreadPoolExecutor(write_threads(), thread_name_prefix="nwb1zarr-virtual")
     try:
         with DaskProgress("write", progress, sizes=dask_array_sizes(dt)):
