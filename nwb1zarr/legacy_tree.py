@@ -83,8 +83,9 @@ class LegacyTree:
         self.source = path
         self.nodes = nodes
         self.nwb2_prerelease = nwb2_prerelease  # prerelease.detect(): None for a genuine NWB 1.0 file
-        # Opened datasets by path: h5py's path lookup costs ~60 us, and planning, verifying, deriving and
-        # reading visit each small dataset several times (a 400-ROI file: 6,900 lookups, 0.4 s).
+        # Opened small datasets by path: h5py's path lookup costs ~60 us, and planning, verifying, deriving and
+        # reading visit each small dataset several times (a 400-ROI file: 6,900 lookups, 0.4 s). Not large
+        # ones: an open dataset keeps its 1 MB chunk cache (all kept: +300 MB peak RSS on a full session).
         self._opened: dict[str, h5py.Dataset] = {}
 
     # ---- opening -------------------------------------------------------------------------
@@ -136,7 +137,9 @@ class LegacyTree:
                                   file=str(self.source), path=path)
         opened = self._opened.get(path)
         if opened is None:
-            opened = self._opened[path] = self.file[path]
+            opened = self.file[path]
+            if _small(node):
+                self._opened[path] = opened
         return opened
 
     def read(self, path: str) -> Any:
@@ -372,12 +375,22 @@ def _walk(file: h5py.File, typemap: TypeMap, where: str, *, opened: dict[str, h5
                                           file=where, path=child) from exc
                 nodes[child] = Node(child, "dataset", attrs=attrs, shape=shape, dtype=dtype, string_kind=kind,
                                     legacy_type=typemap.type_of(name=name, is_group=False, attrs=attrs))
-                if opened is not None:
+                if opened is not None and _small(nodes[child]):
                     opened[child] = obj
             else:  # a committed datatype: no values, nothing to convert
                 nodes[child] = Node(child, "dataset", attrs=_attrs(obj, file, where, child), shape=None,
                                     dtype=None)
     return dict(sorted(nodes.items(), key=lambda kv: kv[0].split("/")))
+
+
+SMALL_DATASET_BYTES = 256 * 1024
+
+
+def _small(node: Node) -> bool:
+    """A dataset whose handle :class:`LegacyTree` keeps open (its values fit h5py's chunk cache many times)."""
+    if node.shape is None or node.dtype is None:
+        return False
+    return int(np.prod(node.shape, dtype=np.int64)) * node.dtype.itemsize <= SMALL_DATASET_BYTES
 
 
 def _address(obj: h5py.HLObject) -> Any:
