@@ -219,7 +219,7 @@ def render(r: dict) -> str:
         add(f"open the full-size store ({o['groups']} groups), fresh process",
             f"median of 5: {med(o['xarray_s']):.3f} s (dask imported first; "
             f"{med(o['xarray_cold_s']):.3f} s when xarray imports it)",
-            f"h5py on the source: {med(o['h5py_s']):.3f} s",
+            f"h5py.File on the source: {1000 * med(o['h5py_s']):.1f} ms",
             med(o["xarray_s"]), 0.2, " s")
     if "help" in rows:
         h = rows["help"]
