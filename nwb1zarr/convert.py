@@ -18,6 +18,7 @@ from .claim_remote import claim_remote
 from .digests import DIGEST_ALGORITHM, lazy_digest
 from .errors import SourceDataError
 from .legacy_tree import LegacyTree
+from .plan_model import Plan
 from .planner import make_plan
 from .progress import ProgressCallback, no_progress
 from .provenance import file_sha256, provenance
@@ -110,12 +111,7 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = No
         raise ValueError(f"zarr_format must be 2 or 3, got {zarr_format}")
     extra_attrs = _checked_extra_attrs(extra_attrs)
     with LegacyTree.open(src_path) as tree:
-        plan = make_plan(tree, profile=profile)
-        progress("plan", 1, 1)
-        if strict and plan.problems:
-            raise SourceDataError(f"strict: {len(plan.problems)} problem(s), nothing written; first: "
-                                  f"{plan.problems[0]} (without strict they are kept under /nwb1 and listed)",
-                                  file=str(src_path))
+        plan = strict_plan(tree, profile=profile, strict=strict, progress=progress)
         claimed = claim_remote(dst_path, overwrite=overwrite, zarr_format=zarr_format,
                                storage_options=storage_options) if remote_dst else \
             claim(dst_path, overwrite=overwrite)
@@ -128,15 +124,7 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = No
             extra = {"digests": digests, "sha256": dask.delayed(file_sha256)(src_path)}
             writer = ZarrWriter(partial, zarr_format=zarr_format)
             computed = writer.write(dt, extra=extra, progress=progress)
-            writer.finish(root_attrs={
-                "source_sha256": computed["sha256"],
-                "nwb1zarr_digest_algorithm": DIGEST_ALGORITHM,
-                "nwb1zarr_digests": dict(sorted(computed["digests"].items())),
-                "nwb1zarr_counts": plan.counts(),
-                "nwb1zarr_skipped": {p: a.detail for p, a in plan.accounting.items() if a.status == "skipped"},
-                "nwb1zarr_problems": plan.problems,
-                **extra_root,
-            })
+            writer.finish(root_attrs=written_root_attrs(plan, computed, extra_root))
     report = ConversionReport(
         source=str(src_path), destination=str(dst_path), profile=plan.profile, profile_note=plan.profile_note,
         counts=plan.counts(), skipped={p: a.detail for p, a in plan.accounting.items() if a.status == "skipped"},
@@ -173,6 +161,30 @@ def _extra_root_attrs(extra: dict[str, Any], planned: Any) -> dict[str, Any]:
     if taken:
         raise ValueError(f"extra_attrs may not replace root attributes of the store: {', '.join(taken)}")
     return {**extra, EXTRA_ATTRS_KEY: sorted(extra)}
+
+
+def written_root_attrs(plan: Plan, computed: dict[str, Any], extra_root: dict[str, Any]) -> dict[str, Any]:
+    """Root attributes known only after the write pass: source sha256, digests, and the plan's accounting."""
+    return {
+        "source_sha256": computed["sha256"],
+        "nwb1zarr_digest_algorithm": DIGEST_ALGORITHM,
+        "nwb1zarr_digests": dict(sorted(computed["digests"].items())),
+        "nwb1zarr_counts": plan.counts(),
+        "nwb1zarr_skipped": {p: a.detail for p, a in plan.accounting.items() if a.status == "skipped"},
+        "nwb1zarr_problems": plan.problems,
+        **extra_root,
+    }
+
+
+def strict_plan(tree: LegacyTree, *, profile: str | None, strict: bool, progress: ProgressCallback) -> Plan:
+    """The plan of ``tree``; with ``strict``, a :class:`SourceDataError` when it has any problem."""
+    plan = make_plan(tree, profile=profile)
+    progress("plan", 1, 1)
+    if strict and plan.problems:
+        raise SourceDataError(f"strict: {len(plan.problems)} problem(s), nothing written; first: "
+                              f"{plan.problems[0]} (without strict they are kept under /nwb1 and listed)",
+                              file=str(tree.source))
+    return plan
 
 
 def _tree_size(path: Path) -> int:

@@ -174,6 +174,15 @@ def is_text(dtype: np.dtype) -> bool:
     return dtype.kind in "OUST"
 
 
+def record_mismatch(check: Check, block: tuple[slice, ...], diff: tuple[tuple[int, ...], Any, Any]) -> None:
+    """Mark ``check`` failed at ``diff`` (from :func:`first_difference` on ``block``), in whole-array coordinates."""
+    index, store_value, expected_value = diff
+    offset = tuple(s.start for s in block)
+    check.status = MISMATCH
+    check.first_mismatch = {"index": tuple(o + i for o, i in zip(offset, index, strict=True)),
+                            "store": store_value, "expected": expected_value}
+
+
 def first_difference(got: np.ndarray, expected: np.ndarray) -> tuple[tuple[int, ...], Any, Any] | None:
     """Index and both values of the first element whose bits (or decoded text) differ.
 
@@ -236,11 +245,7 @@ def compare_values(entry: Entry, store_var: Any, store_chunks: tuple[int, ...], 
                 check.elements += elements
                 check.bytes += nbytes
                 if diff is not None:
-                    index, store_value, expected_value = diff
-                    offset = tuple(s.start for s in block)
-                    check.status = MISMATCH
-                    check.first_mismatch = {"index": tuple(o + i for o, i in zip(offset, index, strict=True)),
-                                            "store": store_value, "expected": expected_value}
+                    record_mismatch(check, block, diff)
                     pool.shutdown(wait=True, cancel_futures=True)
                     return check
     except (SourceDataError, OSError, KeyError, ValueError, TypeError) as exc:

@@ -246,7 +246,7 @@ def test_unexpected_store_variable(store_copy):
 
 def test_changed_chunk_on_disk_is_caught_store_only(store_copy):
     src, store = store_copy
-    chunk = store / "ophys" / "fluorescence" / "c" / "0" / "0"
+    chunk = store / "ophys" / "fluorescence" / "c.0.0"
     codec = numcodecs.Zstd()
     raw = bytearray(codec.decode(chunk.read_bytes()))
     raw[4 * (2400 * 1 + 17)] ^= 0x01  # lowest byte of element [1, 17] (little-endian float32)

@@ -86,18 +86,17 @@ def test_edge_values_same_as_xarray(tmp_path, zarr_format):
 
 @pytest.mark.parametrize("variant", sorted(VARIANTS)[:3])
 def test_synthetic_session_same_as_xarray(tmp_path, variant):
-    src = write_session(tmp_path / "s.nwb", VARIANTS[variant])
-    tree, dt = _tree_of(src)
-    with tree:
-        _write(dt, tmp_path / "ours.zarr", 3)
-        _reference(dt, tmp_path / "theirs.zarr", 3)
-    _assert_same_store(tmp_path / "ours.zarr", tmp_path / "theirs.zarr")
+    _assert_converts_like_xarray(write_session(tmp_path / "s.nwb", VARIANTS[variant]), tmp_path)
 
 
 def test_real_file_same_as_xarray(tmp_path):
     if not REAL.exists():
         pytest.skip(f"{REAL} not present (the real Brain Observatory file lives in ../shared beside the clone)")
-    tree, dt = _tree_of(REAL)
+    _assert_converts_like_xarray(REAL, tmp_path)
+
+
+def _assert_converts_like_xarray(src, tmp_path):
+    tree, dt = _tree_of(src)
     with tree:
         _write(dt, tmp_path / "ours.zarr", 3)
         _reference(dt, tmp_path / "theirs.zarr", 3)

@@ -22,7 +22,7 @@ from ..errors import InputError, SourceDataError
 from ..plan_model import Entry, Plan
 from ..progress import ProgressCallback, no_progress, report
 from ..validate_report import ERROR, MISMATCH, MISSING, UNACCOUNTED, Check, ValidationReport
-from ..validate_values import SourceReader, _materialise, blocks, expected_values, first_difference
+from ..validate_values import SourceReader, _materialise, blocks, expected_values, first_difference, record_mismatch
 from .nwb2_mapping import expand, fill, mapping, target
 from .nwb2_transforms import apply, time_at_frame
 
@@ -177,11 +177,7 @@ class _Validation:
                 check.bytes += int(exp.nbytes) if exp.dtype.kind != "O" else 0
                 diff = first_difference(got, exp)
                 if diff is not None:
-                    index, got_value, exp_value = diff
-                    offset = tuple(s.start for s in block)
-                    check.status = MISMATCH
-                    check.first_mismatch = {"index": tuple(o + i for o, i in zip(offset, index, strict=True)),
-                                            "store": got_value, "expected": exp_value}
+                    record_mismatch(check, block, diff)
                     return
         except (SourceDataError, OSError, KeyError, ValueError, TypeError) as exc:
             check.status = ERROR

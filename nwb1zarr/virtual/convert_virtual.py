@@ -25,12 +25,18 @@ import dask
 import xarray as xr
 
 from ..build import build_tree
-from ..convert import ConversionReport, _checked_extra_attrs, _extra_root_attrs, default_destination
-from ..digests import DIGEST_ALGORITHM, lazy_digest
-from ..errors import DestinationError, InputError, Nwb1ZarrError, SourceDataError
+from ..convert import (
+    ConversionReport,
+    _checked_extra_attrs,
+    _extra_root_attrs,
+    default_destination,
+    strict_plan,
+    written_root_attrs,
+)
+from ..digests import lazy_digest
+from ..errors import DestinationError, InputError, Nwb1ZarrError
 from ..legacy_tree import LegacyTree
 from ..plan_model import Entry, Plan
-from ..planner import make_plan
 from ..progress import ProgressCallback, no_progress
 from ..provenance import file_sha256, provenance
 from ..remote_source import source_ref
@@ -125,12 +131,7 @@ def convert_virtual(src: str | os.PathLike[str], dst: str | os.PathLike[str] | N
         default_virtual_destination(src)
     extra_attrs = _checked_extra_attrs(extra_attrs)
     with LegacyTree.open(src_path) as tree:
-        plan = make_plan(tree, profile=profile)
-        progress("plan", 1, 1)
-        if strict and plan.problems:
-            raise SourceDataError(f"strict: {len(plan.problems)} problem(s), nothing written; first: "
-                                  f"{plan.problems[0]} (without strict they are kept under /nwb1 and listed)",
-                                  file=str(src_path))
+        plan = strict_plan(tree, profile=profile, strict=strict, progress=progress)
         refs, kinds = references(tree, plan)
         claimed = claim_remote_repository(dst_path, overwrite=overwrite, storage_options=storage_options) \
             if remote_dst else claim_local(dst_path, overwrite=overwrite)
@@ -177,15 +178,7 @@ def _write(tree: LegacyTree, plan: Plan, refs: dict[str, _Reference], target: An
         _write_references(store, refs, datasets, src_path, progress=progress)
         root = zarr.open_group(store, mode="r+")
         _set_coordinates(root, datasets)
-        root.attrs.update({
-            "source_sha256": computed["sha256"],
-            "nwb1zarr_digest_algorithm": DIGEST_ALGORITHM,
-            "nwb1zarr_digests": dict(sorted(computed["digests"].items())),
-            "nwb1zarr_counts": plan.counts(),
-            "nwb1zarr_skipped": {p: a.detail for p, a in plan.accounting.items() if a.status == "skipped"},
-            "nwb1zarr_problems": plan.problems,
-            **extra_root,
-        })
+        root.attrs.update(written_root_attrs(plan, computed, extra_root))
     session.commit(f"nwb1zarr: virtual store of {url_name(str(src_path)) if is_remote(src_path) else src_path.name}"
                    f" ({len(refs)} arrays referenced)")
     return dict(computed["digests"])
