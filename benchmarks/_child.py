@@ -51,9 +51,9 @@ def run_validate(src: str, dst: str) -> None:
 
 def run_listing(src: str, out: str) -> None:
     """Every numeric array the converter copies from the source: sources, store path, shape, chunks."""
-    from nwb1zarr.legacy_tree import LegacyTree
-    from nwb1zarr.planner import make_plan
-    from nwb1zarr.source_arrays import store_chunks
+    from nwb1zarr.planning.planner import make_plan
+    from nwb1zarr.reading.legacy_tree import LegacyTree
+    from nwb1zarr.writing.source_arrays import store_chunks
 
     items, skipped = [], []
     with LegacyTree.open(Path(src)) as tree:
@@ -69,7 +69,7 @@ def run_listing(src: str, out: str) -> None:
             if e.combine == "stack" or (e.combine is None and tuple(ds.shape) == tuple(e.shape)):
                 shape, chunks = e.shape, store_chunks(e)
             else:  # transformed or concatenated (small): the floor copies the first source as it is
-                from nwb1zarr.chunking import choose_chunks
+                from nwb1zarr.planning.chunking import choose_chunks
                 shape = tuple(ds.shape)
                 chunks = choose_chunks(shape, ("",) * len(shape), ds.dtype.itemsize)
             items.append({"store": e.store_path, "sources": list(e.sources) if e.combine == "stack" else [e.sources[0]],
@@ -85,7 +85,7 @@ def run_floor(src: str, dst: str, listing: str, plain: bool, threads: int = 2) -
     import h5py
     import zarr
 
-    from nwb1zarr.write import compressor, zstd_level
+    from nwb1zarr.writing.to_zarr import compressor, zstd_level
 
     if threads == 1:  # zarr's own codec threads too: one thread does everything
         zarr.config.set({"threading.max_workers": 1, "async.concurrency": 1})
@@ -93,7 +93,7 @@ def run_floor(src: str, dst: str, listing: str, plain: bool, threads: int = 2) -
     if Path(dst).exists():
         shutil.rmtree(dst)
     root = zarr.open_group(dst, mode="w-", zarr_format=3)
-    from nwb1zarr.source_arrays import read_chunks, read_region
+    from nwb1zarr.writing.source_arrays import read_chunks, read_region
     tasks = []
     with h5py.File(src, "r") as f:
         for item in items:

@@ -24,8 +24,8 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 from _common import FULL_FRAMES, WORK, source_path
 
-from nwb1zarr.source_arrays import read_region
-from nwb1zarr.write import ZSTD_LEVEL
+from nwb1zarr.writing.source_arrays import read_region
+from nwb1zarr.writing.to_zarr import ZSTD_LEVEL
 
 DFF = "/processing/brain_observatory_pipeline/DfOverF/imaging_plane_1/data"
 TRACE_SHAPES = [(16, 57500), (8, 115000), (32, 28750), (200, 4096), (16, 28750), (8, 28750), (8, 14375), (4, 14375)]

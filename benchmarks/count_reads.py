@@ -2,7 +2,7 @@
 
     /work/venv/bin/python benchmarks/count_reads.py SOURCE.nwb [DEST.zarr]
 
-Wraps ``nwb1zarr.source_arrays._inflate`` with a counter, converts, and lists every dataset whose
+Wraps ``nwb1zarr.writing.source_arrays._inflate`` with a counter, converts, and lists every dataset whose
 chunks were inflated more often than it has chunks.
 """
 
@@ -20,7 +20,7 @@ from pathlib import Path
 import h5py
 
 import nwb1zarr
-import nwb1zarr.source_arrays as sa
+import nwb1zarr.writing.source_arrays as sa
 
 
 def main() -> None:

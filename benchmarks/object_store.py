@@ -76,7 +76,7 @@ def source_reads(server: S3Server, src: Path, bucket: str, work: Path) -> list[d
 
 def writes(server: S3Server, src: Path, bucket: str, work: Path) -> list[dict]:
     import nwb1zarr
-    from nwb1zarr import object_store
+    from nwb1zarr.sinks import object_store
 
     out = []
     dst = work / "local.zarr"
@@ -103,8 +103,8 @@ def writes(server: S3Server, src: Path, bucket: str, work: Path) -> list[dict]:
 def sharding(server: S3Server, src: Path, bucket: str, work: Path) -> list[dict]:
     import xarray as xr
 
-    from nwb1zarr.claim_remote import claim_remote
-    from nwb1zarr.write import encoding_for, finish_zarr
+    from nwb1zarr.sinks.claim_remote import claim_remote
+    from nwb1zarr.writing.to_zarr import encoding_for, finish_zarr
 
     local = work / "local.zarr"
     dt = xr.open_datatree(local, engine="zarr", chunks={})

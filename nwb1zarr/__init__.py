@@ -4,30 +4,30 @@
 >>> report = nwb1zarr.convert("570014520.nwb")          # doctest: +SKIP
 >>> dt = nwb1zarr.open_legacy("570014520.nwb")          # lazy, no conversion  # doctest: +SKIP
 
-Modules by pipeline stage:
+Subpackages by pipeline stage (read -> plan -> write -> validate, plus sinks, batch, virtual and export):
 
-- sources: ``sources`` (experiment ids, AllenSDK caches), ``download`` (archive cache, resume, checksums),
-  ``urls`` (fsspec URLs, storage options), ``remote_source`` (an HDF5 source read over fsspec);
-- read: ``legacy_tree`` (h5py -> typed nodes), ``typemap`` (neurodata_type / ancestry -> types),
-  ``prerelease`` (NWB 2 pre-releases), ``attrs`` (attribute normalisation), ``names`` (safe store names);
-- profile: ``profiles`` (schemas/*.json), ``schema_files``, ``registry``, and what profiles may name:
-  ``parsers`` (metadata), ``transforms``, ``derivations``, ``verifications`` (checks such as ROI orientation);
-- plan: ``planner`` (orchestration) -> ``plan_choice``, ``plan_metadata``, ``plan_bindings``, ``plan_rules``,
-  ``plan_checks`` (group consistency), ``plan_time`` (placing traces on time), ``remainder`` (everything
-  else, under /nwb1), with ``plan_context`` and ``plan_model`` (the :class:`Plan` value);
-- build: ``build`` (plan -> lazy DataTree), ``source_arrays`` (dask arrays over the source), ``chunking``;
-- write: ``convert`` (the job), ``write`` (to_zarr), ``claim_dst`` (atomic local destination), ``claim_remote``
-  and ``object_store`` (object stores: root document last), ``digests``, ``provenance``, ``store_attrs`` (the
-  attribute vocabulary shared with the validator);
-- validate: ``validate``, ``validate_values``, ``store_check``, ``validate_report``;
-- around them: ``cli``, ``supervise`` (hung / crashed libhdf5), ``progress`` and ``progress_bar``, ``backend``
-  (xarray engine), ``allensdk`` (AllenSDK-style helpers on a store), ``plot`` and ``plot_data`` (a session
-  summary from a store), ``errors``;
-- virtual stores (Icechunk, references into the source): ``virtual`` (``eligible``, ``manifests``,
-  ``repository``, ``convert_virtual``, ``open``: ``open_store`` opens ordinary and virtual stores alike);
-- NWB 2 export: ``export`` (``to_nwb2`` / ``validate_nwb2``, needs the ``nwb2`` extra: pynwb, hdmf, nwbinspector);
-- many sessions: ``batch`` (``convert_many`` on dask.distributed) with ``batch_inputs``, ``batch_target``,
-  ``batch_state`` (resume log), ``batch_task`` (one session on a worker), ``batch_report``.
+- ``reading``: ``sources`` (paths, URLs, experiment ids, AllenSDK caches), ``download`` (archive cache, resume,
+  checksums), ``remote_source`` (an HDF5 source read over fsspec), ``legacy_tree`` (h5py -> typed nodes),
+  ``typemap`` (neurodata_type / ancestry -> types), ``prerelease`` (NWB 2 pre-releases), ``attrs`` (attribute
+  normalisation), ``names`` (safe store names);
+- ``planning``: ``profiles`` (schemas/*.json), ``registry`` and what profiles may name (``parsers``,
+  ``transforms``, ``derivations``, ``verifications``); ``planner`` (orchestration) -> ``choice``, ``metadata``,
+  ``bindings``, ``rules``, ``checks`` (group consistency), ``time_axes`` (placing traces on time), ``remainder``
+  (everything else, under /nwb1), with ``context`` and ``model`` (the :class:`Plan` value); ``chunking``;
+- ``writing``: ``build`` (plan -> lazy DataTree), ``source_arrays`` (dask arrays over the source), ``to_zarr``
+  and ``nodes`` (staged metadata and small arrays, chunked copies), ``provenance``;
+- ``sinks``: ``claim_dst`` (atomic local destination), ``claim_remote`` and ``object_store`` (object stores:
+  root document last);
+- ``validation`` (never imports ``writing``): ``validate``, ``values``, ``store_check``, ``report``;
+- ``batch``: ``convert_many`` on dask.distributed with ``inputs``, ``target``, ``state`` (resume log), ``task``
+  (one session on a worker), ``report``;
+- ``virtual`` (Icechunk, references into the source): ``eligible``, ``manifests``, ``repository``,
+  ``convert_virtual``, ``open`` (``open_store`` opens ordinary and virtual stores alike);
+- ``export``: NWB 2 (``to_nwb2`` / ``validate_nwb2``, needs the ``nwb2`` extra: pynwb, hdmf, nwbinspector);
+- shared, top level: ``convert`` (the job: read, plan, write, validate), ``store_attrs`` (the store's attribute
+  vocabulary, used by writing and validation), ``digests``, ``urls``, ``schema_files``, ``errors``, ``progress``;
+- around them: ``cli`` and ``cli_nwb2``, ``progress_bar``, ``supervise`` (hung / crashed libhdf5), ``backend``
+  (xarray engine), ``allensdk`` (AllenSDK-style helpers on a store), ``plot`` and ``plot_data``.
 """
 
 # The public names are imported on first use (PEP 562), so that `import nwb1zarr.cli` (and with it
@@ -41,18 +41,18 @@ import types
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from .batch import convert_many
-    from .batch_report import BatchReport
-    from .build import open_legacy
+    from .batch.convert_many import convert_many
+    from .batch.report import BatchReport
     from .convert import ConversionReport, convert
     from .errors import DestinationError, InputError, Nwb1ZarrError, ProfileError, SourceDataError, StoreError
     from .export.nwb2_validate import validate_nwb2
     from .export.nwb2_write import to_nwb2
-    from .plan_model import Plan
-    from .planner import plan
-    from .validate import validate
-    from .validate_report import ValidationReport
+    from .planning.model import Plan
+    from .planning.planner import plan
+    from .validation.report import ValidationReport
+    from .validation.validate import validate
     from .virtual.open import open_store
+    from .writing.build import open_legacy
 
 __all__ = [
     "BatchReport",
@@ -76,23 +76,23 @@ __all__ = [
 ]
 
 _WHERE = {
-    "BatchReport": "batch_report",
+    "BatchReport": "batch.report",
     "ConversionReport": "convert",
     "DestinationError": "errors",
     "InputError": "errors",
     "Nwb1ZarrError": "errors",
-    "Plan": "plan_model",
+    "Plan": "planning.model",
     "ProfileError": "errors",
     "SourceDataError": "errors",
     "StoreError": "errors",
-    "ValidationReport": "validate_report",
+    "ValidationReport": "validation.report",
     "convert": "convert",
-    "convert_many": "batch",
-    "open_legacy": "build",
+    "convert_many": "batch.convert_many",
+    "open_legacy": "writing.build",
     "open_store": "virtual.open",
-    "plan": "planner",
+    "plan": "planning.planner",
     "to_nwb2": "export.nwb2_write",
-    "validate": "validate",
+    "validate": "validation.validate",
     "validate_nwb2": "export.nwb2_validate",
 }
 """Each public name -> the submodule that defines it."""
@@ -112,7 +112,7 @@ def __dir__() -> list[str]:
 
 
 class _Package(types.ModuleType):
-    """Keeps the functions ``convert`` and ``validate`` where their same-named submodules would land.
+    """Keeps the function ``convert`` where its same-named submodule would land.
 
     Importing the submodule ``nwb1zarr.convert`` makes the import system set the package attribute
     ``convert`` to that module; ``nwb1zarr.convert(...)`` must stay the function, as it always was.

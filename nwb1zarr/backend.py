@@ -16,7 +16,7 @@ import xarray as xr
 from xarray.backends import BackendEntrypoint
 
 from .errors import InputError, Nwb1ZarrError
-from .legacy_tree import HDF5_SIGNATURE
+from .reading.legacy_tree import HDF5_SIGNATURE
 
 
 def _where(filename_or_obj: Any) -> str:
@@ -73,7 +73,7 @@ class Nwb1BackendEntrypoint(BackendEntrypoint):
 
     def _open_datatree(self, path: str, drop_variables: str | Iterable[str] | None,
                        profile: str | None) -> xr.DataTree:
-        from .build import open_legacy
+        from .writing.build import open_legacy
 
         dt = open_legacy(path, profile=profile)
         if drop_variables:

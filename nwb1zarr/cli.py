@@ -129,7 +129,7 @@ def source_options(command: F) -> F:
 
 def _resolve(src: Any, cache: Path | None, display: Any) -> Any:
     """SRC as given, or for an experiment id the local file it names (found in a cache or downloaded)."""
-    from .sources import resolve_source
+    from .reading.sources import resolve_source
 
     with display:
         source = resolve_source(src, cache=cache, progress=display)
@@ -297,7 +297,7 @@ def inspect(src: Path, as_json: bool, profile: str | None, cache: Path | None, q
             storage_option: tuple[str, ...] = ()) -> None:
     """Show the matched profile and the full plan for SRC (file or experiment id; nothing is written); for a store
     (SRC a Zarr store or a virtual store), which arrays are virtual references and which are materialised."""
-    from .planner import plan
+    from .planning.planner import plan
     from .virtual.open import is_store
 
     if is_store(src, storage_options=_storage_options(storage_option)):
@@ -359,7 +359,7 @@ def validate(src: Path, store: Path | None, as_json: bool, profile: str | None, 
              cache: Path | None, quiet: bool, verbose: bool, storage_option: tuple[str, ...] = ()) -> None:
     """Prove STORE holds exactly SRC's values (SRC: file or experiment id); with one argument, check a store by
     its digests and layout."""
-    from .validate import validate as run_validation
+    from .validation.validate import validate as run_validation
 
     display = _display(progress, quiet=quiet, verbose=verbose)
     if store is None:
@@ -453,7 +453,7 @@ def convert_many(sources: tuple[str, ...], to: str, manifest: Path | None, worke
     Resumable: sessions whose stores are complete and validate by their digests are skipped. Exit code 0 when
     every session succeeded, 1 when any failed (the report says which). Needs nwb1zarr[distributed].
     """
-    from .batch import convert_many as run_batch
+    from .batch.convert_many import convert_many as run_batch
 
     if workers is not None and scheduler is not None:
         raise click.UsageError("--workers sizes the local cluster; it cannot be used with --scheduler")

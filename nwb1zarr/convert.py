@@ -12,19 +12,19 @@ from typing import Any
 
 import dask
 
-from .build import build_tree
-from .claim_dst import claim
-from .claim_remote import claim_remote
 from .digests import DIGEST_ALGORITHM, lazy_digest
 from .errors import SourceDataError
-from .legacy_tree import LegacyTree
-from .plan_model import Plan
-from .planner import make_plan
+from .planning.model import Plan
+from .planning.planner import make_plan
 from .progress import ProgressCallback, no_progress
-from .provenance import file_sha256, provenance
-from .remote_source import source_ref
+from .reading.legacy_tree import LegacyTree
+from .reading.remote_source import source_ref
+from .sinks.claim_dst import claim
+from .sinks.claim_remote import claim_remote
 from .urls import is_remote, local_path, url_name
-from .write import ZarrWriter
+from .writing.build import build_tree
+from .writing.provenance import file_sha256, provenance
+from .writing.to_zarr import ZarrWriter
 
 # Numeric arrays up to this size are read at once rather than through dask: a real session has hundreds
 # of tiny datasets, each of which costs more as a dask graph than as a read.
@@ -81,10 +81,10 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = No
     ``src`` and ``dst`` are paths or fsspec URLs (``s3://``, ``gs://``, ``memory://``, ...);
     ``storage_options`` go to the filesystem of each URL (credentials and endpoints otherwise come from
     the environment, e.g. ``AWS_ENDPOINT_URL``, ``AWS_PROFILE``). On an object store the root metadata
-    document is written last (:mod:`nwb1zarr.claim_remote`).
+    document is written last (:mod:`nwb1zarr.sinks.claim_remote`).
     What cannot be mapped consistently is kept under ``/nwb1`` and listed in ``report.problems``;
     ``strict=True`` refuses such a file instead (:class:`SourceDataError`, nothing written).
-    ``extra_attrs`` (JSON values; e.g. an AllenSDK cache record, see :mod:`nwb1zarr.sources`) are added to the
+    ``extra_attrs`` (JSON values; e.g. an AllenSDK cache record, see :mod:`nwb1zarr.reading.sources`) are added to the
     root attributes and their names listed in ``nwb1zarr_extra_attrs``: provenance from outside the source,
     which the validator leaves out of its comparison; they may not replace an attribute the store already has.
     ``virtual=True`` makes ``dst`` an Icechunk repository (default SRC's name with ``.icechunk``) in which plain
@@ -132,7 +132,7 @@ def convert(src: str | os.PathLike[str], dst: str | os.PathLike[str] | None = No
         bytes_out=partial.bytes_written if remote_dst else _tree_size(dst_path),
         seconds=time.perf_counter() - started, accounting={p: asdict(a) for p, a in plan.accounting.items()})
     if validate:
-        from .validate import validate as run_validation
+        from .validation.validate import validate as run_validation
 
         report.validation = run_validation(src_path, dst_path, storage_options=storage_options, progress=progress)
     return report

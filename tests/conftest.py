@@ -158,7 +158,7 @@ def fault_leftovers(dst: Path) -> list[str]:
 @pytest.fixture
 def fault_validate() -> Callable[[Path, Path], None]:
     """Assert that the store at ``dst`` is a complete conversion of ``src`` (``nwb1zarr.validate`` passes)."""
-    from nwb1zarr.validate import validate
+    from nwb1zarr.validation.validate import validate
 
     def check(src: Path, dst: Path) -> None:
         report = validate(src, dst)

@@ -27,8 +27,8 @@ import pytest
 from click.testing import CliRunner
 
 import nwb1zarr
-from nwb1zarr.batch_inputs import BatchUsageError, expand_sources
-from nwb1zarr.batch_state import STATE_NAME, StateLog
+from nwb1zarr.batch.inputs import BatchUsageError, expand_sources
+from nwb1zarr.batch.state import STATE_NAME, StateLog
 from nwb1zarr.cli import main
 from nwb1zarr.testing import SessionSpec, write_session
 

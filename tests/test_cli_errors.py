@@ -23,7 +23,7 @@ from click.testing import CliRunner
 import nwb1zarr
 from nwb1zarr.cli import main
 from nwb1zarr.errors import InputError, Nwb1ZarrError
-from nwb1zarr.typemap import TypeMap
+from nwb1zarr.reading.typemap import TypeMap
 
 BOOM = "internal error (RuntimeError: boom); please report this (rerun with --debug or NWB1ZARR_DEBUG=1"
 
@@ -173,7 +173,7 @@ def test_bad_store_only(case, mode, tmp_path):
 
 @pytest.mark.parametrize("mode", list(MODES))
 def test_bug_in_store_only(mode, good, monkeypatch):
-    monkeypatch.setattr("nwb1zarr.store_check.members", _boom)
+    monkeypatch.setattr("nwb1zarr.validation.store_check.members", _boom)
     check(run_cli(mode, "validate", good[1]), mode, 1, good[1], BOOM)
 
 
@@ -246,7 +246,7 @@ def test_debug_flag_does_not_leak(good, bug_in_pipeline):
 
 # ---- convert as the user runs it: a real process with a supervised child -----------------------
 
-INJECT_BUG = ("import nwb1zarr.typemap as t\n"
+INJECT_BUG = ("import nwb1zarr.reading.typemap as t\n"
               "def boom(cls):\n"
               "    raise RuntimeError('boom')\n"
               "t.TypeMap.load = classmethod(boom)\n")
@@ -350,11 +350,11 @@ def test_help_imports_no_array_libraries():
 
 
 def test_lazy_package_keeps_functions_over_same_named_modules():
-    code = ("import nwb1zarr.convert, nwb1zarr.validate, nwb1zarr.planner\n"
+    code = ("import nwb1zarr.convert, nwb1zarr.validation.validate, nwb1zarr.planning.planner\n"
             "import nwb1zarr\n"
             "from nwb1zarr.convert import default_destination\n"
             "assert nwb1zarr.convert.__module__ == 'nwb1zarr.convert' and callable(nwb1zarr.convert)\n"
-            "assert nwb1zarr.validate.__module__ == 'nwb1zarr.validate' and callable(nwb1zarr.validate)\n"
+            "assert nwb1zarr.validate.__module__ == 'nwb1zarr.validation.validate' and callable(nwb1zarr.validate)\n"
             "assert nwb1zarr.plan.__name__ == 'plan'\n"
             "from nwb1zarr import *\n"
             "names = dict(globals())\n"

@@ -8,8 +8,8 @@ import h5py
 import numpy as np
 import pytest
 
-from nwb1zarr import parsers
-from nwb1zarr.legacy_tree import LegacyTree
+from nwb1zarr.planning import parsers
+from nwb1zarr.reading.legacy_tree import LegacyTree
 from nwb1zarr.testing import write_generic_nwb1
 
 STEPS = [{"name": "datetime_iso"}]

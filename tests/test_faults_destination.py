@@ -13,9 +13,9 @@ import pytest
 from zarr.storage import LocalStore
 
 import nwb1zarr
-from nwb1zarr import write_nodes
-from nwb1zarr.claim_dst import claim
 from nwb1zarr.errors import DestinationError, WriteError
+from nwb1zarr.sinks.claim_dst import claim
+from nwb1zarr.writing import nodes as write_nodes
 
 
 def _one_line(result, code: int, expected: str) -> str:

@@ -13,7 +13,7 @@ import xarray as xr
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from nwb1zarr.names import MAX_NAME_BYTES, source_name, store_name, store_path
+from nwb1zarr.reading.names import MAX_NAME_BYTES, source_name, store_name, store_path
 
 ODD_NAMES = ["...", "a\\b", "__x", "%41", " leading space", "a:b", "ünïcødé ΔF_F", "名前", "x" * 300,
              "tab\there", "new\nline", "semi;colon", "dots.in.name", "~tilde"]

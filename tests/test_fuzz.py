@@ -181,7 +181,7 @@ def _byte_worker(case_dir: str) -> None:
 
 
 def _validator():
-    from nwb1zarr.validate import validate
+    from nwb1zarr.validation.validate import validate
 
     def check(src: Path, dst: Path) -> None:
         report = validate(src, dst)

@@ -14,7 +14,7 @@ import pytest
 import zarr
 
 import nwb1zarr
-from nwb1zarr.planner import plan
+from nwb1zarr.planning.planner import plan
 from nwb1zarr.testing import SessionSpec, write_session
 
 SEG = "/processing/brain_observatory_pipeline/ImageSegmentation/imaging_plane_1"

@@ -25,7 +25,7 @@ import xarray as xr
 from s3server import S3Server
 
 import nwb1zarr
-from nwb1zarr.claim_remote import claim_remote, lock_url
+from nwb1zarr.sinks.claim_remote import claim_remote, lock_url
 
 CLI = [sys.executable, "-c", "import sys; from nwb1zarr.cli import main; sys.exit(main())"]
 
@@ -133,7 +133,7 @@ def test_remote_store_written_root_last_and_opens_in_one_request(s3, bucket, fau
 def test_remote_writes_overlap(s3, bucket):
     """Chunks are PUT concurrently: with the server frozen (SIGSTOP), the writer still starts every PUT its
     window allows instead of waiting for the first to finish."""
-    from nwb1zarr.write import finish_zarr, write_zarr
+    from nwb1zarr.writing.to_zarr import finish_zarr, write_zarr
 
     data = np.arange(400 * 1000, dtype="float64").reshape(400, 1000)
     dt = xr.DataTree.from_dict({"/": xr.Dataset({"x": (("a", "b"), data)}).chunk({"a": 4})})

@@ -6,9 +6,9 @@ import h5py
 import numpy as np
 import pytest
 
-from nwb1zarr import prerelease
 from nwb1zarr.errors import InputError
-from nwb1zarr.legacy_tree import LegacyTree
+from nwb1zarr.reading import prerelease
+from nwb1zarr.reading.legacy_tree import LegacyTree
 from nwb1zarr.testing import write_generic_nwb1
 
 HELP_FILE = "an NWB:N file for storing cellular-based neurophysiology data"

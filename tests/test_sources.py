@@ -19,9 +19,9 @@ import zarr
 from click.testing import CliRunner
 
 from nwb1zarr.cli import main
-from nwb1zarr.download import DownloadError, fetch, sidecar
 from nwb1zarr.progress_bar import format_amount
-from nwb1zarr.sources import RECORD_ATTR, AllenSdkCache, archive_url, resolve_source
+from nwb1zarr.reading.download import DownloadError, fetch, sidecar
+from nwb1zarr.reading.sources import RECORD_ATTR, AllenSdkCache, archive_url, resolve_source
 
 EID = 570014520
 PREFIX = "/visual-coding-2p/ophys_experiment_data/"

@@ -13,9 +13,9 @@ import zarr
 
 import nwb1zarr
 from nwb1zarr.cli import main
-from nwb1zarr.store_check import members
 from nwb1zarr.testing import SessionSpec, write_generic_nwb1, write_session
-from nwb1zarr.validate_values import first_difference
+from nwb1zarr.validation.store_check import members
+from nwb1zarr.validation.values import first_difference
 
 PIPE = "/processing/brain_observatory_pipeline"
 
@@ -333,9 +333,9 @@ def test_bounded_memory_reads_chunk_by_chunk(converted_many_chunks, monkeypatch)
     """
     import importlib
 
-    from nwb1zarr import validate_values
+    from nwb1zarr.validation import values as validate_values
 
-    validate_module = importlib.import_module("nwb1zarr.validate")  # nwb1zarr.validate is the function
+    validate_module = importlib.import_module("nwb1zarr.validation.validate")
     reads: list[tuple[str, tuple | None, int]] = []
     source_reads: list[tuple[str, int]] = []
     compare, source_getitem = validate_module.compare_values, validate_values._SourceArray.__getitem__

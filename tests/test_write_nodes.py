@@ -10,11 +10,11 @@ import numpy as np
 import pytest
 import xarray as xr
 
-from nwb1zarr.build import build_tree
-from nwb1zarr.legacy_tree import LegacyTree
-from nwb1zarr.planner import make_plan
+from nwb1zarr.planning.planner import make_plan
+from nwb1zarr.reading.legacy_tree import LegacyTree
 from nwb1zarr.testing import VARIANTS, write_session
-from nwb1zarr.write import ZarrWriter, encoding_for
+from nwb1zarr.writing.build import build_tree
+from nwb1zarr.writing.to_zarr import ZarrWriter, encoding_for
 
 REAL = Path(__file__).resolve().parents[2] / "shared" / "data" / "real" / "496908818s.nwb"
 

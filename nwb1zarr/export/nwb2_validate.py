@@ -1,7 +1,7 @@
 """``validate_nwb2``: prove an NWB 2 export holds exactly the NWB 1.0 source's values.
 
 The plan is re-derived from the source; for each planned store path, ``schemas/nwb2_export.json`` names the NWB 2
-dataset. Expected values are read from the source with h5py by :mod:`nwb1zarr.validate_values` (declared
+dataset. Expected values are read from the source with h5py by :mod:`nwb1zarr.validation.values` (declared
 transforms applied from their definitions, derivations recomputed), then the export's own named transforms
 (:mod:`nwb1zarr.export.nwb2_transforms`) are applied; the NWB 2 file is read with plain h5py. Numbers are compared
 as bit patterns (NaN positions, -0.0), after widening integers the way NWB 2 declares them (uint16 pixel
@@ -16,13 +16,13 @@ from typing import Any
 import h5py
 import numpy as np
 
-from ..chunking import choose_chunks
-from ..derivations import derive
 from ..errors import InputError, SourceDataError
-from ..plan_model import Entry, Plan
+from ..planning.chunking import choose_chunks
+from ..planning.derivations import derive
+from ..planning.model import Entry, Plan
 from ..progress import ProgressCallback, no_progress, report
-from ..validate_report import ERROR, MISMATCH, MISSING, UNACCOUNTED, Check, ValidationReport
-from ..validate_values import SourceReader, _materialise, blocks, expected_values, first_difference, record_mismatch
+from ..validation.report import ERROR, MISMATCH, MISSING, UNACCOUNTED, Check, ValidationReport
+from ..validation.values import SourceReader, _materialise, blocks, expected_values, first_difference, record_mismatch
 from .nwb2_mapping import expand, fill, mapping, target
 from .nwb2_transforms import apply, time_at_frame
 
@@ -38,7 +38,7 @@ def validate_nwb2(src: str | os.PathLike[str], nwb2: str | os.PathLike[str], *,
     >>> report = nwb1zarr.validate_nwb2("570014520.nwb", "570014520.nwb2.nwb")   # doctest: +SKIP
     >>> report.ok, report.find(kind="rows", failed_only=False)[0].elements        # doctest: +SKIP
     """
-    from ..planner import plan as make_plan
+    from ..planning.planner import plan as make_plan
 
     the_plan = make_plan(src)
     if not os.path.isfile(nwb2):

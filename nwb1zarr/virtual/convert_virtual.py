@@ -2,7 +2,7 @@
 
 The same pipeline as an ordinary conversion (plan, lazy tree, digests and the source's sha256 computed in the
 write pass, the same root attributes), with two writers on one Icechunk session: the materialised variables
-with xarray (the encoding of :func:`nwb1zarr.write.encoding_for`), the virtual ones as VirtualiZarr
+with xarray (the encoding of :func:`nwb1zarr.writing.to_zarr.encoding_for`), the virtual ones as VirtualiZarr
 ``ManifestArray`` chunk references.
 Every variable's ``coordinates`` attribute and each group's are then set to what xarray writes for the whole
 tree, so the repository opens as the same DataTree. Nothing is committed until everything is written: a local
@@ -24,7 +24,6 @@ from typing import Any
 import dask
 import xarray as xr
 
-from ..build import build_tree
 from ..convert import (
     ConversionReport,
     _checked_extra_attrs,
@@ -35,13 +34,14 @@ from ..convert import (
 )
 from ..digests import lazy_digest
 from ..errors import DestinationError, InputError, Nwb1ZarrError
-from ..legacy_tree import LegacyTree
-from ..plan_model import Entry, Plan
+from ..planning.model import Entry, Plan
 from ..progress import ProgressCallback, no_progress
-from ..provenance import file_sha256, provenance
-from ..remote_source import source_ref
+from ..reading.legacy_tree import LegacyTree
+from ..reading.remote_source import source_ref
 from ..urls import StorageOptions, is_remote, local_path, protocol_of, url_name
-from ..write import encoding_for, write_threads
+from ..writing.build import build_tree
+from ..writing.provenance import file_sha256, provenance
+from ..writing.to_zarr import encoding_for, write_threads
 from .eligible import Layout, entry_layout
 from .manifests import chunk_table
 
@@ -145,7 +145,7 @@ def convert_virtual(src: str | os.PathLike[str], dst: str | os.PathLike[str] | N
         bytes_out=_size(dst_path, storage_options), seconds=time.perf_counter() - started,
         accounting={p: asdict(a) for p, a in plan.accounting.items()}, array_kinds=kinds)
     if validate:
-        from ..validate import validate as run_validation
+        from ..validation.validate import validate as run_validation
 
         report.validation = run_validation(src_path, dst_path, storage_options=storage_options, progress=progress)
     return report
@@ -188,7 +188,7 @@ def _write_materialised(dt: xr.DataTree, store: Any, *, extra: dict[str, Any], p
                         ) -> dict[str, Any]:
     """Write ``dt`` (the ordinary chunks) with xarray and compute ``extra`` in the same dask pass.
 
-    Not :func:`nwb1zarr.write.write_zarr`: its concurrent writer may put a chunk before its array's metadata,
+    Not :func:`nwb1zarr.writing.to_zarr.write_zarr`: its concurrent writer may put a chunk before its array's metadata,
     which an Icechunk session refuses; xarray writes every node's metadata first. Same encoding, same threads.
     """
     from concurrent.futures import ThreadPoolExecutor

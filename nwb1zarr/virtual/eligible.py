@@ -16,7 +16,7 @@ import h5py
 import numpy as np
 
 from .. import store_attrs as sa
-from ..plan_model import Entry
+from ..planning.model import Entry
 
 NUMERIC_KINDS = "biuf"
 

@@ -25,7 +25,7 @@ def open_store(store: str | os.PathLike[str], *, storage_options: StorageOptions
             warnings.simplefilter("ignore")  # numcodecs codecs "not in the Zarr 3 specification"
             return xr.open_datatree(readonly_store(store, storage_options=storage_options), engine="zarr",
                                     consolidated=False, zarr_format=3, **kwargs)
-    from ..store_check import store_target
+    from ..validation.store_check import store_target
 
     return xr.open_datatree(store_target(store, storage_options=storage_options), engine="zarr", **kwargs)
 
@@ -35,8 +35,8 @@ def array_kinds(store: str | os.PathLike[str], *, storage_options: StorageOption
     (chunks in the store) or ``"empty"`` (no chunk written). An ordinary store's arrays are all materialised."""
     import zarr
 
-    from ..store_check import members
-    from ..store_check import open_store as open_root
+    from ..validation.store_check import members
+    from ..validation.store_check import open_store as open_root
 
     if not is_repository(store, storage_options=storage_options):
         _, arrays = members(open_root(store, storage_options=storage_options))

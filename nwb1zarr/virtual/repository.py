@@ -213,12 +213,12 @@ def _first_line(exc: BaseException) -> str:
 
 @contextlib.contextmanager
 def claim_local(dst: Path, *, overwrite: bool) -> Iterator[Path]:
-    """Yield a partial folder that becomes ``dst`` when the block succeeds (:func:`nwb1zarr.claim_dst.claim`).
+    """Yield a partial folder that becomes ``dst`` when the block succeeds (:func:`nwb1zarr.sinks.claim_dst.claim`).
 
     An existing repository at ``dst`` (which the ordinary claim does not know as a store) is moved aside to
     ``.DST.replaced-PID`` first, put back if the conversion fails, and removed when it succeeds.
     """
-    from ..claim_dst import claim
+    from ..sinks.claim_dst import claim
 
     dst = Path(os.path.abspath(dst))
     aside: Path | None = None
@@ -242,10 +242,10 @@ def claim_local(dst: Path, *, overwrite: bool) -> Iterator[Path]:
 @contextlib.contextmanager
 def claim_remote_repository(url: str, *, overwrite: bool,
                             storage_options: StorageOptions | None = None) -> Iterator[str]:
-    """Hold the lock object beside ``url`` (:class:`nwb1zarr.claim_remote.RemoteDestination`) while a repository
+    """Hold the lock object beside ``url`` (:class:`nwb1zarr.sinks.claim_remote.RemoteDestination`) while a repository
     is written there; an existing complete repository needs ``overwrite``; an incomplete one (no committed
     conversion) or a dead run's leftovers are removed; a failed run removes what it wrote."""
-    from ..claim_remote import RemoteDestination
+    from ..sinks.claim_remote import RemoteDestination
 
     _check_url(url, DestinationError)
     dest = RemoteDestination(url, storage_options=storage_options)
