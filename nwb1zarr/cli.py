@@ -12,6 +12,7 @@ import contextlib
 import functools
 import json
 import os
+import select
 import signal
 import sys
 import tempfile
@@ -78,8 +79,27 @@ def one_line_errors(file: object, *, interrupted: str = "interrupted") -> Iterat
         _fail(exc)
     except KeyboardInterrupt as exc:
         _fail(Interrupted(interrupted, file=None if file is None else str(file)), cause=exc)
+    except BrokenPipeError as exc:
+        if not _stdout_closed():
+            _fail(internal_error(exc, file), cause=exc)
+        # The reader of our output went away (`nwb1zarr inspect F | head`): stop quietly, as cat does;
+        # stdout goes to /dev/null so the interpreter's last flush cannot fail again.
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        sys.exit(EXIT_FAILURE)
     except Exception as exc:  # a bug: still one line, never a traceback (unless asked for)
         _fail(internal_error(exc, file), cause=exc)
+
+
+def _stdout_closed() -> bool:
+    """True when standard output is a pipe whose reader has gone (poll says POLLERR on its write end)."""
+    if not hasattr(select, "poll"):
+        return True  # no poll (Windows): a broken pipe on the CLI's side is taken to be stdout's
+    try:
+        poller = select.poll()
+        poller.register(sys.stdout.fileno(), select.POLLOUT)
+        return any(events & select.POLLERR for _, events in poller.poll(0))
+    except (OSError, ValueError, AttributeError):
+        return False
 
 
 def reports_errors(file_param: str, *, interrupted: str = "interrupted") -> Callable[[F], F]:

@@ -362,3 +362,31 @@ def test_lazy_package_keeps_functions_over_same_named_modules():
             "print('ok')\n")
     proc = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=120)
     assert proc.returncode == 0 and proc.stdout.strip() == "ok", proc.stderr
+
+
+@pytest.mark.parametrize("target", ["source", "store"])
+def test_reader_of_stdout_goes_away(target, good):
+    """`nwb1zarr inspect F | head -1`: when the reader closes the pipe, the command stops quietly (exit 1, no
+    'internal error'); a broken pipe that is not stdout's stays an internal error (next test)."""
+    src, store = good
+    read_end, write_end = os.pipe()
+    os.close(read_end)  # the reader is gone before the first line is written
+    try:
+        inspected = src if target == "source" else store
+        proc = subprocess.run([sys.executable, "-m", "nwb1zarr.cli", "inspect", str(inspected)],
+                              stdout=write_end, stderr=subprocess.PIPE, text=True, timeout=120,
+                              env={**os.environ, "NWB1ZARR_DEBUG": ""})
+    finally:
+        os.close(write_end)
+    assert proc.returncode == 1, proc.stderr
+    assert proc.stderr == "", proc.stderr
+
+
+def test_broken_pipe_elsewhere_is_still_a_bug(good, monkeypatch):
+    def broken(*args: object, **kwargs: object) -> None:
+        raise BrokenPipeError(32, "Broken pipe")
+
+    monkeypatch.setattr(TypeMap, "load", classmethod(broken))
+    ran = run_cli("plain", "inspect", good[0])
+    assert ran.exit_code == 1
+    assert "internal error (BrokenPipeError" in ran.stderr
