@@ -10,21 +10,13 @@ import time
 from pathlib import Path
 
 import pytest
+from one_line import one_line_error
 from zarr.storage import LocalStore
 
 import nwb1zarr
 from nwb1zarr.errors import DestinationError, WriteError
 from nwb1zarr.sinks.claim_dst import claim
 from nwb1zarr.writing import nodes as write_nodes
-
-
-def _one_line(result, code: int, expected: str) -> str:
-    assert result.exit_code == code, (result.exit_code, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert expected in lines[0], lines[0]
-    assert "Traceback" not in result.stderr + result.stdout
-    return lines[0]
 
 
 def _tree_state(path: Path) -> dict[str, int]:
@@ -45,7 +37,7 @@ def test_existing_destination_without_overwrite(generic_src, tmp_path, fault_cli
         assert fault_cli("convert", generic_src, dst).exit_code == 0
         before = _tree_state(dst)
         result = fault_cli("convert", generic_src, dst)
-    line = _one_line(result, 2, "destination exists; pass --overwrite")
+    line = one_line_error(result, 2, "destination exists; pass --overwrite")
     assert _tree_state(dst) == before  # the earlier store is untouched
     fault_leftovers_ok(dst)
     fault_record("existing destination, no `--overwrite`", line, 2, "existing store untouched",
@@ -62,7 +54,7 @@ def test_existing_non_store_is_never_replaced(generic_src, tmp_path, fault_cli, 
     (dst / "precious.txt").write_text("keep me")
     with fault_guard(generic_src):
         result = fault_cli("convert", generic_src, dst, "--overwrite")
-    line = _one_line(result, 2, "destination exists and is not a Zarr store; refusing to replace it")
+    line = one_line_error(result, 2, "destination exists and is not a Zarr store; refusing to replace it")
     assert (dst / "precious.txt").read_text() == "keep me"
     fault_record("destination is a directory that is not a Zarr store, with `--overwrite`", line, 2,
                  "directory untouched", paths={"DST": dst}, group="destination")
@@ -71,7 +63,7 @@ def test_existing_non_store_is_never_replaced(generic_src, tmp_path, fault_cli, 
 def test_missing_parent_directory(generic_src, tmp_path, fault_cli, fault_record):
     dst = tmp_path / "no" / "such" / "out.zarr"
     result = fault_cli("convert", generic_src, dst)
-    line = _one_line(result, 2, "does not exist")
+    line = one_line_error(result, 2, "does not exist")
     assert not (tmp_path / "no").exists()
     fault_record("parent directory of the destination missing", line, 2, "nothing created",
                  paths={"DST": dst, "DIR": dst.parent}, group="destination")
@@ -95,7 +87,7 @@ def test_unwritable_directory(generic_src, tmp_path, fault_cli, fault_guard, fau
     finally:
         if locked.is_relative_to(tmp_path):
             os.chmod(locked, 0o755)
-    line = _one_line(result, 2, f"directory {locked} is not writable")
+    line = one_line_error(result, 2, f"directory {locked} is not writable")
     assert sorted(os.listdir(locked)) == before
     fault_record("destination directory not writable", line, 2, "nothing written",
                  paths={"DST": dst, "DIR": locked}, group="destination")
@@ -129,7 +121,7 @@ def test_no_space_left_part_way(after_writes, fault_sources, tmp_path, fault_cli
     monkeypatch.setattr(write_nodes, "put_file", full_disk_file)
     with fault_guard(src):
         result = fault_cli("convert", src, dst)
-    line = _one_line(result, 1, f"error: {dst}: no space left on device; nothing was written")
+    line = one_line_error(result, 1, f"error: {dst}: no space left on device; nothing was written")
     assert writes["n"] > after_writes  # the failure really happened part way through writing
     assert sorted(os.listdir(tmp_path)) == ["session.nwb"]  # no store, no partial dir, no lock
     with pytest.raises(WriteError):
@@ -145,7 +137,7 @@ def test_destination_held_by_another_conversion(generic_src, tmp_path, fault_cli
         partial.mkdir()
         with fault_guard(generic_src):
             result = fault_cli("convert", generic_src, dst)
-        line = _one_line(result, 2, "another conversion (pid")
+        line = one_line_error(result, 2, "another conversion (pid")
         assert "is writing this destination" in line
         assert partial.is_dir()  # the running conversion's work is left alone
     fault_record("another conversion is writing the destination", line, 2,

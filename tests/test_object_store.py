@@ -22,6 +22,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 import xarray as xr
+from one_line import one_line_error
 from s3server import S3Server
 
 import nwb1zarr
@@ -64,15 +65,6 @@ def remote_src(s3: S3Server, bucket: str, fault_sources: dict[str, Path]) -> str
 
 def _run(*args: object, env: dict[str, str], timeout: float = 300) -> subprocess.CompletedProcess[str]:
     return subprocess.run([*CLI, *(str(a) for a in args)], env=env, capture_output=True, text=True, timeout=timeout)
-
-
-def _one_line(result: subprocess.CompletedProcess[str], code: int, expected: str) -> str:
-    assert result.returncode == code, (result.returncode, result.stdout, result.stderr)
-    lines = result.stderr.strip().splitlines()
-    assert len(lines) == 1 and lines[0].startswith("error: "), result.stderr
-    assert expected in lines[0], lines[0]
-    assert "Traceback" not in result.stderr + result.stdout
-    return lines[0]
 
 
 def _open(url: str, **kwargs: object) -> xr.DataTree:
@@ -179,7 +171,7 @@ def test_killed_remote_write_leaves_no_store_and_rerun_cleans_up(s3, bucket, s3e
     assert json.loads(s3.client().get_object(Bucket=bucket, Key=".long.zarr.lock")["Body"].read())["pid"]
     with pytest.raises(Exception):  # noqa: B017 - whatever zarr raises, nothing opens as a store
         _open(url)
-    _one_line(_run("validate", url, env=s3env), 2, "incomplete store")
+    one_line_error(_run("validate", url, env=s3env), 2, "incomplete store")
     rerun = _run("convert", fault_long_source, url, "--no-progress", env=s3env)  # no --overwrite needed
     assert rerun.returncode == 0, rerun.stderr
     assert ".long.zarr.lock" not in s3.keys(bucket)
@@ -191,7 +183,7 @@ def test_rerun_over_complete_store_needs_overwrite(s3, bucket, s3env, fault_sour
     src, url = fault_sources["bo"], f"s3://{bucket}/s.zarr"
     assert _run("convert", src, url, env=s3env).returncode == 0
     before = {o["Key"]: o["ETag"] for o in s3.client().list_objects_v2(Bucket=bucket)["Contents"]}
-    _one_line(_run("convert", src, url, env=s3env), 2, "destination exists; pass --overwrite")
+    one_line_error(_run("convert", src, url, env=s3env), 2, "destination exists; pass --overwrite")
     assert {o["Key"]: o["ETag"] for o in s3.client().list_objects_v2(Bucket=bucket)["Contents"]} == before
     again = _run("convert", src, url, "--overwrite", "--validate", env=s3env)
     assert again.returncode == 0, again.stderr
@@ -200,7 +192,7 @@ def test_rerun_over_complete_store_needs_overwrite(s3, bucket, s3env, fault_sour
 
 def test_prefix_that_is_not_a_store_is_never_replaced(s3, bucket, s3env, fault_sources):
     s3.client().put_object(Bucket=bucket, Key="data/precious.txt", Body=b"keep me")
-    _one_line(_run("convert", fault_sources["bo"], f"s3://{bucket}/data", "--overwrite", env=s3env), 2,
+    one_line_error(_run("convert", fault_sources["bo"], f"s3://{bucket}/data", "--overwrite", env=s3env), 2,
               "not a Zarr store; refusing to replace it")
     assert s3.keys(bucket) == ["data/precious.txt"]
 
@@ -240,7 +232,7 @@ def test_validator_refuses_store_whose_consolidated_metadata_names_missing_array
     url = f"s3://{bucket}/c.zarr"
     nwb1zarr.convert(fault_sources["bo"], url)
     s3.client().delete_object(Bucket=bucket, Key="c.zarr/ophys/dff/zarr.json")
-    line = _one_line(_run("validate", url, env=s3env), 2, "incomplete store: consolidated metadata names")
+    line = one_line_error(_run("validate", url, env=s3env), 2, "incomplete store: consolidated metadata names")
     assert "/ophys/dff" in line
 
 
@@ -258,18 +250,18 @@ def test_memory_url_round_trip(fault_sources):
 
 def test_url_errors_are_one_line(s3, bucket, s3env, tmp_path):
     s3.client().put_object(Bucket=bucket, Key="notes.nwb", Body=b"just some text, not HDF5\n" * 10)
-    _one_line(_run("convert", "foo://x/y.nwb", tmp_path / "a.zarr", env=s3env), 2, "unknown URL scheme 'foo'")
-    _one_line(_run("inspect", f"s3://{bucket}/missing.nwb", env=s3env), 2,
+    one_line_error(_run("convert", "foo://x/y.nwb", tmp_path / "a.zarr", env=s3env), 2, "unknown URL scheme 'foo'")
+    one_line_error(_run("inspect", f"s3://{bucket}/missing.nwb", env=s3env), 2,
               f"error: s3://{bucket}/missing.nwb: no such object")
-    _one_line(_run("inspect", f"s3://no-such-bucket-{uuid.uuid4().hex[:6]}/x.nwb", env=s3env), 2, "no such bucket")
-    _one_line(_run("convert", f"s3://{bucket}/notes.nwb", tmp_path / "b.zarr", env=s3env), 2,
+    one_line_error(_run("inspect", f"s3://no-such-bucket-{uuid.uuid4().hex[:6]}/x.nwb", env=s3env), 2, "no such bucket")
+    one_line_error(_run("convert", f"s3://{bucket}/notes.nwb", tmp_path / "b.zarr", env=s3env), 2,
               "not an HDF5 file (no HDF5 signature)")
-    _one_line(_run("validate", f"s3://{bucket}/nothing.zarr", env=s3env), 2, "no such store")
-    _one_line(_run("convert", f"s3://{bucket}/x.nwb", "--storage-option", "oops", env=s3env), 2,
+    one_line_error(_run("validate", f"s3://{bucket}/nothing.zarr", env=s3env), 2, "no such store")
+    one_line_error(_run("convert", f"s3://{bucket}/x.nwb", "--storage-option", "oops", env=s3env), 2,
               "--storage-option wants KEY=VALUE")
     anonymous = {k: v for k, v in s3env.items() if not k.startswith("AWS_ACCESS") and not k.startswith("AWS_SECRET")}
     anonymous.update(AWS_SHARED_CREDENTIALS_FILE=str(tmp_path / "none"), AWS_CONFIG_FILE=str(tmp_path / "none"))
-    _one_line(_run("inspect", f"s3://{bucket}/notes.nwb", env=anonymous), 2, "no credentials")
+    one_line_error(_run("inspect", f"s3://{bucket}/notes.nwb", env=anonymous), 2, "no credentials")
     assert not list(tmp_path.iterdir())
 
 
@@ -285,10 +277,10 @@ def test_url_without_the_extra_names_it(tmp_path, fault_sources):
     blocked = ("import sys; sys.modules['s3fs'] = None; from nwb1zarr.cli import main; sys.exit(main())")
     result = subprocess.run([sys.executable, "-c", blocked, "convert", "s3://bucket/x.nwb", str(tmp_path / "x.zarr")],
                             capture_output=True, text=True, timeout=120)
-    _one_line(result, 2, "pip install nwb1zarr[s3]")
+    one_line_error(result, 2, "pip install nwb1zarr[s3]")
     result = subprocess.run([sys.executable, "-c", blocked, "convert", str(fault_sources["bo"]), "s3://bucket/x.zarr"],
                             capture_output=True, text=True, timeout=120)
-    _one_line(result, 2, "pip install nwb1zarr[s3]")
+    one_line_error(result, 2, "pip install nwb1zarr[s3]")
 
 
 def test_import_and_help_load_no_fsspec_backend():
