@@ -263,13 +263,40 @@ def _convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, pro
              extra_attrs: dict[str, Any] | None = None, quiet: bool = False,
              storage_options: dict[str, Any] | None = None, virtual: bool = False) -> None:
     from .convert import convert as do_convert
+    from .convert import default_destination
 
-    with _terminate_as_interrupt(), display:
-        report = do_convert(src, dst, overwrite=overwrite, zarr_format=int(zarr_format), profile=profile,
-                            validate=run_validate, strict=strict, progress=display, extra_attrs=extra_attrs,
-                            storage_options=storage_options, virtual=virtual)
+    target = dst if dst is not None else default_destination(src)
+    before = _local_identity(target)
+    try:
+        with _terminate_as_interrupt(), display:
+            report = do_convert(src, dst, overwrite=overwrite, zarr_format=int(zarr_format), profile=profile,
+                                validate=run_validate, strict=strict, progress=display, extra_attrs=extra_attrs,
+                                storage_options=storage_options, virtual=virtual)
+    except KeyboardInterrupt as exc:
+        # The store appears at DST by one rename, once complete: an interruption after it (while the
+        # report was made or the store validated) must not say that nothing was written.
+        after = _local_identity(target)
+        if after is not None and after != before:
+            unchecked = "; it was not validated" if run_validate else ""
+            raise Interrupted(f"interrupted after the store at {target} was complete{unchecked}",
+                              file=str(src)) from exc
+        raise
     with one_line_errors(src, interrupted=f"interrupted; the store at {report.destination} is complete"):
         _say(report, report_path, quiet=quiet)
+
+
+def _local_identity(dst: Path | str) -> tuple[int, int] | None:
+    """(device, inode) of a local destination, None when absent or a URL: a store renamed into place
+    has another identity than whatever was there before."""
+    from .urls import is_url
+
+    if is_url(str(dst)):
+        return None
+    try:
+        info = os.stat(dst)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
 
 
 def _say(report: Any, report_path: Path | None, *, quiet: bool = False) -> None:

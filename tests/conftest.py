@@ -67,7 +67,7 @@ def fault_sources(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 def fault_long_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A session big enough that `nwb1zarr convert` takes a few seconds (for kill / race tests)."""
     base = tmp_path_factory.mktemp("fault_long")
-    return _write_bo_session(base / "long_session.nwb", n_rois=40, n_frames=40000)
+    return _write_bo_session(base / "long_session.nwb", n_rois=60, n_frames=80000)
 
 
 # ---- fault tests: running the CLI ---------------------------------------------------------------

@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import contextlib
 import fcntl
+import importlib
 import os
 import random
 import re
@@ -65,7 +66,7 @@ def test_interrupt_while_writing(signum, long_src, tmp_path, fault_cli_process, 
         proc = fault_cli_process("convert", long_src, dst)
         writing = _wait_for(lambda: bool(_partials(dst)), 120, proc)
         if writing:
-            time.sleep(rng.uniform(0, 0.4))  # the write of this source takes about a second
+            time.sleep(rng.uniform(0, 0.8))  # the write of this source takes a few seconds
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signum)
         out, err = proc.communicate(timeout=120)
@@ -75,6 +76,10 @@ def test_interrupt_while_writing(signum, long_src, tmp_path, fault_cli_process, 
         fault_validate(long_src, dst)
         pytest.skip(f"conversion finished before the signal (seed {SEED})")
     assert proc.returncode == 130, (SEED, proc.returncode, err, out)
+    if err.strip() == f"error: {long_src}: interrupted after the store at {dst} was complete":
+        # the signal came after the store was renamed into place (while the report was being made)
+        fault_validate(long_src, dst)
+        pytest.skip(f"interrupted after the store was complete (seed {SEED})")
     lines = err.strip().splitlines()
     assert len(lines) == 1 and lines[0] == f"error: {long_src}: interrupted; nothing was written to the destination", \
         (SEED, err)
@@ -122,3 +127,49 @@ def test_sigkill_then_rerun(moment, long_src, tmp_path, fault_cli_process, fault
                  "137 (SIGKILL) / 0",
                  "killed run leaves at most `.DST.lock` and `.DST.partial-PID`; the rerun removes them, writes "
                  "DST, validates", paths={"DST": dst}, group="interruption")
+
+
+def _interrupt(*args: object, **kwargs: object) -> None:
+    raise KeyboardInterrupt
+
+
+def test_interrupt_after_the_store_is_in_place_says_so(fault_sources, tmp_path, fault_cli, fault_validate,
+                                                         monkeypatch):
+    """Ctrl-C while the report is made (after the rename): exit 130, and the message says the store is whole."""
+    src, dst = fault_sources["bo"], tmp_path / "out.zarr"
+    convert_module = importlib.import_module("nwb1zarr.convert")  # nwb1zarr.convert is the function
+    monkeypatch.setattr(convert_module, "_tree_size", _interrupt)
+    result = fault_cli("convert", src, dst)
+    assert result.exit_code == 130, result.stderr
+    assert result.stderr.strip() == f"error: {src}: interrupted after the store at {dst} was complete"
+    monkeypatch.undo()
+    fault_validate(src, dst)
+
+
+def test_interrupt_before_the_rename_leaves_nothing(fault_sources, tmp_path, fault_cli, monkeypatch):
+    src, dst = fault_sources["bo"], tmp_path / "out.zarr"
+    monkeypatch.setattr("nwb1zarr.writing.to_zarr.ZarrWriter.finish", _interrupt)
+    result = fault_cli("convert", src, dst)
+    assert result.exit_code == 130, result.stderr
+    assert result.stderr.strip() == f"error: {src}: interrupted; nothing was written to the destination"
+    assert sorted(p.name for p in tmp_path.iterdir()) == []
+
+
+def test_interrupt_between_the_renames_of_an_overwrite_puts_the_old_store_back(fault_sources, tmp_path, fault_cli,
+                                                                               monkeypatch):
+    src, dst = fault_sources["bo"], tmp_path / "out.zarr"
+    assert fault_cli("convert", src, dst).exit_code == 0
+    before = (dst / "zarr.json").read_bytes(), os.stat(dst).st_ino
+    rename = os.rename
+
+    def rename_then_interrupt(a: object, b: object) -> None:
+        if Path(str(a)).name.startswith(".out.zarr.partial-"):
+            raise KeyboardInterrupt  # the old store was moved aside; the new one is not in place yet
+        rename(a, b)
+
+    monkeypatch.setattr(os, "rename", rename_then_interrupt)
+    result = fault_cli("convert", src, dst, "--overwrite")
+    monkeypatch.undo()
+    assert result.exit_code == 130, result.stderr
+    assert ((dst / "zarr.json").read_bytes(), os.stat(dst).st_ino) == before
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["out.zarr"]

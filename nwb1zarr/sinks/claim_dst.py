@@ -170,7 +170,7 @@ def claim(dst: Path, *, overwrite: bool) -> Iterator[Path]:
             os.rename(dst, old)
             try:
                 os.rename(partial, dst)
-            except OSError:
+            except BaseException:  # an OSError, or Ctrl-C between the two renames
                 os.rename(old, dst)  # put the previous store back
                 raise
             shutil.rmtree(old, ignore_errors=True)
