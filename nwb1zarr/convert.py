@@ -12,7 +12,7 @@ from typing import Any
 
 import dask
 
-from .digests import DIGEST_ALGORITHM, lazy_digest
+from .digests import DIGEST_ALGORITHM, file_sha256, lazy_digest
 from .errors import SourceDataError
 from .planning.model import Plan
 from .planning.planner import make_plan
@@ -23,7 +23,7 @@ from .sinks.claim_dst import claim
 from .sinks.claim_remote import claim_remote
 from .urls import is_remote, local_path, url_name
 from .writing.build import build_tree
-from .writing.provenance import file_sha256, provenance
+from .writing.provenance import provenance
 from .writing.to_zarr import ZarrWriter
 
 # Numeric arrays up to this size are read at once rather than through dask: a real session has hundreds

@@ -21,6 +21,16 @@ DIGEST_ALGORITHM = "sha256-rowblocks-v1"
 BLOCK_BYTES = 4 * 1024 * 1024
 
 
+def file_sha256(path: Any) -> str:
+    """sha256 of a file's bytes (a Path, or a remote source with ``open``), read in 8 MB blocks; convert runs it
+    as a task of the write pass, the validator on its own."""
+    digest = hashlib.sha256()
+    with path.open("rb") as fh:
+        while block := fh.read(8 * 1024 * 1024):
+            digest.update(block)
+    return digest.hexdigest()
+
+
 def canonical_dtype(dtype: np.dtype) -> str:
     """'str' for text, else the little-endian numpy type string ('<f4', '|u1')."""
     if dtype.kind in "OUST":

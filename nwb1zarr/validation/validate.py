@@ -9,7 +9,6 @@ present where its account says. Without a source: digests, layout schema and con
 
 from __future__ import annotations
 
-import hashlib
 import json
 import os
 import warnings
@@ -23,6 +22,7 @@ import xarray as xr
 import zarr
 
 from .. import store_attrs as sa
+from ..digests import file_sha256
 from ..errors import InputError, StoreError
 from ..planning.model import STORE_LAYOUT_VERSION, STORE_LAYOUTS, Entry, Plan
 from ..planning.planner import make_plan
@@ -268,7 +268,7 @@ class _FullCheck:
     def root_attrs(self, src: Any, h5: h5py.File) -> None:
         expected: dict[str, Any] = {**self.plan.root_attrs, **self.plan.groups.get("/", {})}
         expected.update(nwb1zarr_profile=self.plan.profile, nwb1zarr_store_layout=self.plan.layout_version,
-                        source_size=src.stat().st_size, source_sha256=_sha256(src),
+                        source_size=src.stat().st_size, source_sha256=file_sha256(src),
                         nwb1zarr_counts=self.plan.counts(), nwb1zarr_problems=list(self.plan.problems),
                         nwb1zarr_skipped={p: a.detail for p, a in self.plan.accounting.items()
                                           if a.status == "skipped"})
@@ -369,11 +369,3 @@ def _ancestors(path: str) -> list[str]:
         path = _parent(path)
         out.append(path)
     return out
-
-
-def _sha256(path: Any) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(8 * 1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()

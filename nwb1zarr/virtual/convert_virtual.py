@@ -32,7 +32,7 @@ from ..convert import (
     strict_plan,
     written_root_attrs,
 )
-from ..digests import lazy_digest
+from ..digests import file_sha256, lazy_digest
 from ..errors import DestinationError, InputError, Nwb1ZarrError
 from ..planning.model import Entry, Plan
 from ..progress import ProgressCallback, no_progress
@@ -40,7 +40,7 @@ from ..reading.legacy_tree import LegacyTree
 from ..reading.remote_source import source_ref
 from ..urls import StorageOptions, is_remote, local_path, protocol_of, url_name
 from ..writing.build import build_tree
-from ..writing.provenance import file_sha256, provenance
+from ..writing.provenance import provenance
 from ..writing.to_zarr import encoding_for, write_threads
 from .eligible import Layout, entry_layout
 from .manifests import chunk_table

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import hashlib
 from importlib.metadata import PackageNotFoundError, version
-from pathlib import Path
 from typing import Any
 
 from ..planning.model import Plan
@@ -16,15 +14,6 @@ def converter_version() -> str:
         return version("nwb1zarr")
     except PackageNotFoundError:  # running from a source tree that is not installed
         return "0+unknown"
-
-
-def file_sha256(path: Path) -> str:
-    """sha256 of a file, read in 8 MB blocks (convert runs it as a task of the write pass)."""
-    digest = hashlib.sha256()
-    with path.open("rb") as fh:
-        while block := fh.read(8 * 1024 * 1024):
-            digest.update(block)
-    return digest.hexdigest()
 
 
 def provenance(tree: LegacyTree, plan: Plan) -> dict[str, Any]:
