@@ -10,6 +10,7 @@ from typing import Any
 import dask.array as da
 import h5py
 import numpy as np
+from h5py._objects import phil  # h5py's global lock around libhdf5 calls
 
 from .. import store_attrs as sa
 from ..errors import SourceDataError, hdf5_reason
@@ -148,8 +149,9 @@ def _deflate_only(dataset: Any) -> bool:
         return False
     if dataset.dtype.names or h5py.check_enum_dtype(dataset.dtype) is not None:
         return False
-    plist = dataset.id.get_create_plist()
-    return plist.get_nfilters() == 1 and plist.get_filter(0)[0] == h5py.h5z.FILTER_DEFLATE
+    with phil:
+        plist = dataset.id.get_create_plist()
+        return plist.get_nfilters() == 1 and plist.get_filter(0)[0] == h5py.h5z.FILTER_DEFLATE
 
 
 def read_region(dataset: Any, key: Any) -> np.ndarray:
@@ -177,7 +179,10 @@ def read_region(dataset: Any, key: Any) -> np.ndarray:
 def _inflate(dataset: h5py.Dataset, origin: tuple[int, ...], chunk: tuple[int, ...]) -> np.ndarray | None:
     """One whole chunk, inflated outside h5py; None when h5py must read it (unwritten, filter skipped)."""
     try:
-        mask, raw = dataset.id.read_direct_chunk(origin)
+        # h5py's low-level read_direct_chunk does not take h5py's lock (phil), and libhdf5 is not
+        # thread-safe: unlocked, a read beside another thread's HDF5 call once returned a chunk as zeros.
+        with phil:
+            mask, raw = dataset.id.read_direct_chunk(origin)
         if mask:
             return None
         return np.frombuffer(zlib.decompress(raw), dtype=dataset.dtype).reshape(chunk)
