@@ -37,11 +37,13 @@ def _holds(mask: np.ndarray, pix: np.ndarray, weight: np.ndarray, x_column: int)
     x, y = pix[:, x_column].astype(np.int64), pix[:, 1 - x_column].astype(np.int64)
     if x.size and (x.min() < 0 or y.min() < 0 or x.max() >= mask.shape[1] or y.max() >= mask.shape[0]):
         return False
-    if len(set(zip(y.tolist(), x.tolist(), strict=True))) != len(x):
+    if np.unique(y * mask.shape[1] + x).size != x.size:
         return False
-    drawn = np.zeros(mask.shape, dtype=np.float64)
-    drawn[y, x] = weight.astype(np.float64)
-    return bool(np.array_equal(drawn, mask.astype(np.float64)))
+    # The mask drawn from the list equals img_mask: every listed pixel holds its weight, and no other pixel
+    # is nonzero (a NaN anywhere fails both, as it fails an element-wise comparison).
+    listed = mask[y, x].astype(np.float64)
+    return bool(np.array_equal(listed, weight.astype(np.float64))
+                and np.count_nonzero(mask) == np.count_nonzero(listed))
 
 
 @register("pix_mask_orientation")
