@@ -67,3 +67,16 @@ def test_read_direct_chunk_runs_under_h5py_lock():
     block = source_arrays._inflate(dataset, (0,), (2,))
     assert block is not None and block.tolist() == [64, 64]
     assert dataset.id.held == [True]
+
+
+def test_either_inflater_reads_what_h5py_reads(tmp_path, monkeypatch):
+    """ISA-L when installed, zlib without it (and a damaged chunk is left to h5py, which names the fault)."""
+    assert source_arrays.inflate.__module__.startswith("isal")  # a dependency: always the one used
+    calls = []
+    for name, inflater in (("isal", source_arrays.inflate), ("zlib", zlib.decompress)):
+        monkeypatch.setattr(source_arrays, "inflate", lambda raw, _f=inflater, _n=name: calls.append(_n) or _f(raw))
+        with h5py.File(_file(tmp_path), "r") as f:
+            for i in range(8):
+                got = read_region(f[f"big{i}"], (slice(50, 850), slice(0, 30)))
+                assert got.tobytes() == f[f"big{i}"][50:850].tobytes()
+    assert {"isal", "zlib"} <= set(calls)
