@@ -16,7 +16,7 @@ from zarr.storage import LocalStore
 import nwb1zarr
 from nwb1zarr.errors import DestinationError, WriteError
 from nwb1zarr.sinks.claim_dst import claim
-from nwb1zarr.writing import nodes as write_nodes
+from nwb1zarr.writing import files as store_files
 
 
 def _tree_state(path: Path) -> dict[str, int]:
@@ -102,7 +102,7 @@ def test_no_space_left_part_way(after_writes, fault_sources, tmp_path, fault_cli
     real_set = LocalStore.set
     writes = {"n": 0}
 
-    real_put = write_nodes.put_file
+    real_put = store_files.put_file
 
     def count(key):
         writes["n"] += 1
@@ -113,12 +113,12 @@ def test_no_space_left_part_way(after_writes, fault_sources, tmp_path, fault_cli
         count(key)
         return await real_set(self, key, value)
 
-    def full_disk_file(path, data):  # documents and small arrays, written together
+    def full_disk_file(path, data):  # documents, small arrays and large arrays' chunks
         count(str(path))
         return real_put(path, data)
 
     monkeypatch.setattr(LocalStore, "set", full_disk)
-    monkeypatch.setattr(write_nodes, "put_file", full_disk_file)
+    monkeypatch.setattr(store_files, "put_file", full_disk_file)
     with fault_guard(src):
         result = fault_cli("convert", src, dst)
     line = one_line_error(result, 1, f"error: {dst}: no space left on device; nothing was written")
@@ -129,6 +129,28 @@ def test_no_space_left_part_way(after_writes, fault_sources, tmp_path, fault_cli
     assert issubclass(WriteError, DestinationError)
     fault_record("no space left on device part way through writing", line, 1,
                  "partial store removed; nothing at DST", paths={"DST": dst}, group="destination")
+
+
+def test_no_space_left_in_the_chunk_pass(fault_long_source, tmp_path, fault_cli, monkeypatch):
+    """The disk fills while the large arrays' chunks are written (after every document is in place)."""
+    src = tmp_path / "session.nwb"
+    shutil.copy2(fault_long_source, src)
+    dst = tmp_path / "out.zarr"
+    real_put = store_files.put_file
+    chunks = []
+
+    def full_disk_file(path, data):
+        if "/ophys/fluorescence/c." in path:  # a trace array: copied from the source in the chunk pass
+            chunks.append(path)
+            if len(chunks) > 2:
+                raise OSError(errno.ENOSPC, os.strerror(errno.ENOSPC), path)
+        return real_put(path, data)
+
+    monkeypatch.setattr(store_files, "put_file", full_disk_file)
+    result = fault_cli("convert", src, dst)
+    one_line_error(result, 1, f"error: {dst}: no space left on device; nothing was written")
+    assert len(chunks) >= 3  # the fault came part way through the chunks (both threads may have tried one)
+    assert sorted(os.listdir(tmp_path)) == ["session.nwb"]
 
 
 def test_destination_held_by_another_conversion(generic_src, tmp_path, fault_cli, fault_guard, fault_record):

@@ -23,6 +23,8 @@ from zarr.core.codec_pipeline import fill_value_or_default
 from zarr.core.sync import sync
 from zarr.storage import LocalStore
 
+from . import files
+
 
 class ChunkWriter:
     """A ``dask.array.store`` target: ``writer[region] = block`` stores ``block`` into ``array``.
@@ -96,5 +98,4 @@ class ChunkWriter:
         if parent not in self.made:  # chunk keys "c/0/0" need folders; "c.0.0" sits beside zarr.json
             os.makedirs(parent, exist_ok=True)
             self.made.add(parent)
-        with open(path, "wb") as fh:
-            fh.write(encoded.as_numpy_array())
+        files.put_file(path, memoryview(encoded.as_numpy_array()))

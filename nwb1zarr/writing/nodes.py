@@ -43,6 +43,7 @@ from zarr.core.group import AsyncGroup, ConsolidatedMetadata, GroupMetadata
 from zarr.core.sync import sync
 from zarr.storage import LocalStore, MemoryStore, StorePath
 
+from . import files
 from .chunk_writer import ChunkWriter
 
 # Keys copied to the destination at once (an object store's CommitStore bounds its own PUTs too).
@@ -331,10 +332,4 @@ def _write_files(root: Path, items: list[tuple[str, Any]], stop: threading.Event
         if parent not in made:
             os.makedirs(parent, exist_ok=True)
             made.add(parent)
-        put_file(path, value.to_bytes())
-
-
-def put_file(path: str, data: bytes) -> None:
-    """Write one file of the store (the one place the staged writes of a local store go through)."""
-    with open(path, "wb") as fh:
-        fh.write(data)
+        files.put_file(path, value.to_bytes())
