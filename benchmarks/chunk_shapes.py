@@ -10,6 +10,7 @@ array objects, no chunk caching), against h5py on the source.
 
 from __future__ import annotations
 
+import argparse
 import shutil
 import statistics
 import sys
@@ -52,7 +53,10 @@ def write(path: Path, data_read, shape, dtype, chunks) -> tuple[float, int]:
 
 
 def main() -> None:
-    src = Path(sys.argv[1]) if len(sys.argv) > 1 else source_path("A", FULL_FRAMES)
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source", nargs="?", type=Path, help="an NWB 1.0 session (default: synthetic session A, "
+                        "full size, made on first use)")
+    src = parser.parse_args().source or source_path("A", FULL_FRAMES)
     out = WORK / "chunk_shapes"
     rois, starts = [3, 50, 97, 144, 191, 20, 120], None
     with h5py.File(src, "r") as f:

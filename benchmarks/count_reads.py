@@ -8,11 +8,11 @@ chunks were inflated more often than it has chunks.
 
 from __future__ import annotations
 
+import argparse
 import collections
 import math
 import resource
 import shutil
-import sys
 import threading
 import time
 from pathlib import Path
@@ -24,8 +24,12 @@ import nwb1zarr.writing.source_arrays as sa
 
 
 def main() -> None:
-    src = Path(sys.argv[1])
-    dst = Path(sys.argv[2]) if len(sys.argv) > 2 else Path("/tmp/nwb1zarr-bench/count_reads.zarr")
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("source", type=Path, help="an NWB 1.0 file")
+    parser.add_argument("dest", nargs="?", type=Path, default=Path("/tmp/nwb1zarr-bench/count_reads.zarr"),
+                        help="the store to write (removed afterwards; default %(default)s)")
+    args = parser.parse_args()
+    src, dst = args.source, args.dest
     counts: collections.Counter[str] = collections.Counter()
     lock = threading.Lock()
     inflate = sa._inflate

@@ -2,12 +2,15 @@
 
 from __future__ import annotations
 
+import math
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 
 import h5py
 import numpy as np
 from h5py._objects import phil
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from nwb1zarr.writing import source_arrays
 from nwb1zarr.writing.source_arrays import read_region
@@ -80,3 +83,31 @@ def test_either_inflater_reads_what_h5py_reads(tmp_path, monkeypatch):
                 got = read_region(f[f"big{i}"], (slice(50, 850), slice(0, 30)))
                 assert got.tobytes() == f[f"big{i}"][50:850].tobytes()
     assert {"isal", "zlib"} <= set(calls)
+
+
+class _Shape:
+    def __init__(self, shape, chunks, itemsize):
+        self.shape, self.chunks, self.dtype = shape, chunks, np.dtype(f"u{itemsize}")
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.tuples(st.integers(1, 3000), st.integers(1, 400), st.integers(1, 400)), min_size=1, max_size=3),
+       st.sampled_from([1, 4, 8]))
+def test_read_blocks_never_cut_an_hdf5_chunk(axes, itemsize):
+    """Each HDF5 chunk is decompressed once: no read-block edge falls inside one (unless the block would exceed
+    the size limit), and every block is made of whole store chunks along all axes but the first."""
+    shape = tuple(n for n, _, _ in axes)
+    source = tuple(min(h, n) for n, h, _ in axes)
+    store = tuple(min(c, n) for n, _, c in axes)
+    blocks = source_arrays.read_chunks(_Shape(shape, source, itemsize), store)
+    assert len(blocks) == len(shape)
+    aligned = [c if c >= n or c % h == 0 else min(math.lcm(c, h), n) for n, h, c in zip(shape, source, store,
+                                                                                          strict=True)]
+    if math.prod(aligned) * itemsize <= source_arrays.READ_BLOCK_MAX:  # then no block edge cuts an HDF5 chunk
+        for n, h, b in zip(shape, source, blocks, strict=True):
+            assert b >= n or b % h == 0, (shape, source, store, blocks)
+    assert math.prod(blocks) * itemsize <= max(source_arrays.READ_BLOCK_MAX, math.prod(store) * itemsize)
+    for axis, (n, c, b) in enumerate(zip(shape, store, blocks, strict=True)):
+        if axis:
+            assert b == n or b % c == 0
+        assert b >= c or b >= n

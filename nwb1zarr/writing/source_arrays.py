@@ -131,22 +131,39 @@ READ_BLOCK_MAX = 64 * 1024 * 1024
 
 
 def read_chunks(dataset: Any, chunks: tuple[int, ...]) -> tuple[int, ...]:
-    """Read blocks for ``dataset``: ``chunks`` with the first axis widened to whole HDF5 chunks.
+    """Read blocks for ``dataset``: ``chunks`` widened so that no HDF5 chunk is cut by a block edge.
 
-    A store chunk thinner than the source's chunks along the first axis (57 movie frames from HDF5
-    chunks of 225) would make each HDF5 chunk be decompressed once per store chunk it overlaps;
-    reading blocks of lcm(store, HDF5) rows, or else whole HDF5 chunks (up to 64 MB), which dask
-    re-cuts into store chunks, decompresses each HDF5 chunk once.
+    A store chunk that cuts HDF5 chunks (57 movie frames from HDF5 chunks of 225; 14,375 trace samples from
+    HDF5 chunks of 3,594) would make each cut HDF5 chunk be decompressed once per store chunk it overlaps.
+    Along every axis but the first, a block spans lcm(store, HDF5) elements, or the whole axis; along the
+    first, lcm(store, HDF5) rows, or else whole HDF5 chunks; dask re-cuts the blocks into store chunks. A
+    block stays within 64 MB, widening the first axis last, so each HDF5 chunk is decompressed once.
+
+    >>> class D:
+    ...     shape, chunks, dtype = (200, 115000), (4, 3594), np.dtype("f4")
+    >>> read_chunks(D(), (8, 14375))
+    (8, 115000)
     """
     source = getattr(dataset, "chunks", None)
-    if not source or not chunks or len(chunks) != len(source) or chunks[0] >= dataset.shape[0]:
+    if not source or not chunks or len(chunks) != len(source):
         return chunks
-    row_bytes = math.prod(chunks[1:]) * dataset.dtype.itemsize
-    for rows in (math.lcm(source[0], chunks[0]), source[0] * math.ceil(chunks[0] / source[0])):
-        rows = min(rows, dataset.shape[0])
+    shape, itemsize = tuple(dataset.shape), dataset.dtype.itemsize
+    out = list(chunks)
+    for axis in range(1, len(out)):
+        if out[axis] >= shape[axis] or out[axis] % source[axis] == 0:
+            continue
+        wider = min(math.lcm(out[axis], source[axis]), shape[axis])
+        if math.prod(out[:axis]) * wider * math.prod(out[axis + 1:]) * itemsize <= READ_BLOCK_MAX:
+            out[axis] = wider
+    if out[0] >= shape[0]:
+        return tuple(out)
+    row_bytes = math.prod(out[1:]) * itemsize
+    for rows in (math.lcm(source[0], out[0]), source[0] * math.ceil(out[0] / source[0])):
+        rows = min(rows, shape[0])
         if rows * row_bytes <= READ_BLOCK_MAX:  # else: dask re-cuts these blocks into store chunks
-            return chunks if rows == chunks[0] else (rows, *chunks[1:])
-    return chunks
+            out[0] = rows
+            break
+    return tuple(out)
 
 
 def _deflate_only(dataset: Any) -> bool:
