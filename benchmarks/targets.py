@@ -129,9 +129,9 @@ def row_tree() -> dict:
     import zarr
 
     # As a migration converts: each run into a new destination, nothing deleted between runs (both files first).
-    # On this VM's ext4 (mounted with discard), creating inodes within ~30 s of deleting others near them is
-    # several times slower (ext4 skips recently deleted inodes, and rmdir waits for the discard; perf record):
-    # runs that overwrite the previous run's store (measured after, for reference) pay for that deletion.
+    # Creating a store's ~2,900 folders and files costs 0.02-0.7 s here depending on the file system's state
+    # (benchmarks/fs_state.py; system CPU time); runs that overwrite the previous run's store (measured after, for
+    # reference) also delete ~2,900 inodes and make the next run's files among them.
     fresh = {name: [WORK / f"t_tree_{name}_{i}.zarr" for i in range(5)] for name in sources}
     for name, src in sources.items():
         visit = (f"import time, h5py; t = time.perf_counter(); f = h5py.File({str(src)!r}, 'r'); n = []; "
