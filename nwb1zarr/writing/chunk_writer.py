@@ -2,8 +2,8 @@
 
 ``zarr.Array.__setitem__`` hands every chunk to zarr's event loop, which passes the encoding and the file write to
 two more threads: for a session's 460 KB trace chunks that round trip cost more than the zstd work, and two writing
-threads kept 1.3 cores busy (161 MB/s) where encoding and writing in the calling thread keeps 2 (294 MB/s;
-measured on one 92 MB trace array). A block covering whole chunks is encoded here by the array's own codecs, edge
+threads got 1.4x one thread's speed (163 MB/s) where encoding and writing in the calling thread gets 2.0x (296 MB/s;
+``benchmarks/chunk_writes.py``). A block covering whole chunks is encoded here by the array's own codecs, edge
 chunks padded with the fill value as zarr pads them, and each chunk is stored with one call; any other block goes
 through zarr.
 """
@@ -38,7 +38,7 @@ class ChunkWriter:
 
     def __init__(self, array: zarr.Array) -> None:
         self.array = array
-        self.shape, self.dtype = array.shape, array.dtype
+        self.shape = array.shape
         metadata = array.metadata
         self.direct = (metadata.zarr_format == 3 and isinstance(metadata.chunk_grid, RegularChunkGrid)
                        and all(isinstance(c, ArrayBytesCodec | BytesBytesCodec) and hasattr(c, "_encode_sync")
@@ -66,18 +66,16 @@ class ChunkWriter:
         if not self.direct or not isinstance(key, tuple) or len(key) != len(self.shape) or not self.shape \
                 or not isinstance(value, np.ndarray) or value.dtype != self.array.metadata.dtype.to_native_dtype():
             return None
-        chunk = self.array.metadata.chunk_grid.chunk_shape
-        ranges = []
-        for k, n, size in zip(key, chunk, self.shape, strict=True):
+        ranges, spans = [], []
+        for k, n, size in zip(key, self.array.metadata.chunk_grid.chunk_shape, self.shape, strict=True):
             if not isinstance(k, slice) or k.step not in (None, 1):
                 return None
             start, stop, _ = k.indices(size)
             if start % n or (stop % n and stop != size) or stop <= start:
                 return None
             ranges.append(range(start // n, -(-stop // n)))
-        if value.shape != tuple(k.indices(s)[1] - k.indices(s)[0] for k, s in zip(key, self.shape, strict=True)):
-            return None
-        return ranges
+            spans.append(stop - start)
+        return ranges if value.shape == tuple(spans) else None
 
     def _put(self, coords: tuple[int, ...], values: np.ndarray, chunk: tuple[int, ...]) -> None:
         metadata, prototype = self.array.metadata, default_buffer_prototype()
