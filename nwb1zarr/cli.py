@@ -23,11 +23,10 @@ from typing import Any, TypeVar
 
 import click
 
-from .errors import DestinationError, Interrupted, Nwb1ZarrError, hdf5_reason
+from .errors import NOTHING_WRITTEN, DestinationError, Interrupted, Nwb1ZarrError, hdf5_reason
 
 EXIT_OK, EXIT_FAILURE, EXIT_USAGE = 0, 1, 2
 DEBUG_ENV = "NWB1ZARR_DEBUG"
-NOTHING_WRITTEN = "interrupted; nothing was written to the destination"
 
 F = TypeVar("F", bound=Callable[..., Any])
 
@@ -254,7 +253,7 @@ def convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, prof
                 _convert(*args)
             return EXIT_OK
 
-        sys.exit(supervised(child, src=src, dst=dst or default_destination(src)))
+        sys.exit(supervised(child, src=src, dst=dst or default_destination(src), validating=run_validate))
     _convert(*args)
 
 
@@ -264,9 +263,10 @@ def _convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, pro
              storage_options: dict[str, Any] | None = None, virtual: bool = False) -> None:
     from .convert import convert as do_convert
     from .convert import default_destination
+    from .supervise import interrupted_message, store_identity
 
     target = dst if dst is not None else default_destination(src)
-    before = _local_identity(target)
+    before = store_identity(target)
     try:
         with _terminate_as_interrupt(), display:
             report = do_convert(src, dst, overwrite=overwrite, zarr_format=int(zarr_format), profile=profile,
@@ -275,28 +275,12 @@ def _convert(src: Path, dst: Path | None, overwrite: bool, zarr_format: str, pro
     except KeyboardInterrupt as exc:
         # The store appears at DST by one rename, once complete: an interruption after it (while the
         # report was made or the store validated) must not say that nothing was written.
-        after = _local_identity(target)
-        if after is not None and after != before:
-            unchecked = "; it was not validated" if run_validate else ""
-            raise Interrupted(f"interrupted after the store at {target} was complete{unchecked}",
-                              file=str(src)) from exc
+        message = interrupted_message(target, before=before, validating=run_validate)
+        if message != NOTHING_WRITTEN:
+            raise Interrupted(message, file=str(src)) from exc
         raise
     with one_line_errors(src, interrupted=f"interrupted; the store at {report.destination} is complete"):
         _say(report, report_path, quiet=quiet)
-
-
-def _local_identity(dst: Path | str) -> tuple[int, int] | None:
-    """(device, inode) of a local destination, None when absent or a URL: a store renamed into place
-    has another identity than whatever was there before."""
-    from .urls import is_url
-
-    if is_url(str(dst)):
-        return None
-    try:
-        info = os.stat(dst)
-    except OSError:
-        return None
-    return info.st_dev, info.st_ino
 
 
 def _say(report: Any, report_path: Path | None, *, quiet: bool = False) -> None:

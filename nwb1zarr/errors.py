@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+NOTHING_WRITTEN = "interrupted; nothing was written to the destination"
+"""What an interrupted conversion says when no store was put in place."""
+
 
 class Nwb1ZarrError(Exception):
     """Base of every error nwb1zarr raises on purpose.

@@ -35,6 +35,9 @@ import time
 from collections.abc import Callable
 from pathlib import Path
 
+from .errors import NOTHING_WRITTEN
+from .urls import is_url
+
 DEFAULT_STALL_SECONDS = 300.0
 HEARTBEAT_SECONDS = 1.0
 INTERRUPT_GRACE_SECONDS = 10.0
@@ -96,6 +99,30 @@ def _heartbeat(fd: int) -> None:
         time.sleep(HEARTBEAT_SECONDS)
 
 
+def store_identity(dst: Path | str | None) -> tuple[int, int] | None:
+    """(device, inode) of a local destination, None when absent or a URL: a store renamed into place
+    has another identity than whatever was there before."""
+    if dst is None or is_url(str(dst)):
+        return None
+    try:
+        info = os.stat(dst)
+    except OSError:
+        return None
+    return info.st_dev, info.st_ino
+
+
+def interrupted_message(dst: Path | str | None, *, before: tuple[int, int] | None, validating: bool) -> str:
+    """What an interrupted conversion wrote: nothing, or (renamed into place before the interruption) a whole store.
+
+    >>> interrupted_message(None, before=None, validating=False)
+    'interrupted; nothing was written to the destination'
+    """
+    after = store_identity(dst)
+    if after is not None and after != before:
+        return f"interrupted after the store at {dst} was complete" + ("; it was not validated" if validating else "")
+    return NOTHING_WRITTEN
+
+
 def _cleanup(dst: Path | None, pid: int) -> None:
     if dst is None:
         return
@@ -105,9 +132,14 @@ def _cleanup(dst: Path | None, pid: int) -> None:
         (dst.parent / f".{dst.name}.lock").unlink()
 
 
-def supervised(run: Callable[[], int], *, src: Path, dst: Path | None) -> int:
-    """Run ``run()`` (returns an exit code) in a supervised child; return the exit code to use."""
+def supervised(run: Callable[[], int], *, src: Path, dst: Path | None, validating: bool = False) -> int:
+    """Run ``run()`` (returns an exit code) in a supervised child; return the exit code to use.
+
+    ``dst`` is the store the child makes (its partial store is removed if the child is killed); ``validating``
+    says whether the child validates it after putting it in place (said when an interruption comes after that).
+    """
     parent_pid = os.getpid()
+    before = store_identity(dst)
     read_fd, write_fd = os.pipe()
     sys.stdout.flush()
     sys.stderr.flush()
@@ -165,7 +197,8 @@ def supervised(run: Callable[[], int], *, src: Path, dst: Path | None) -> int:
                     os.kill(pid, signal.SIGKILL)
                 os.waitpid(pid, 0)
                 _cleanup(dst, pid)
-                print(f"error: {src}: interrupted; nothing was written to the destination", file=sys.stderr)
+                said = interrupted_message(dst, before=before, validating=validating)
+                print(f"error: {src}: {said}", file=sys.stderr)
                 return 130
             if time.monotonic() - last > limit:
                 with contextlib.suppress(ProcessLookupError):
@@ -190,7 +223,7 @@ def supervised(run: Callable[[], int], *, src: Path, dst: Path | None) -> int:
         _cleanup(dst, pid)
         name = signal.Signals(sig).name if sig in signal.Signals.__members__.values() else str(sig)
         if forwarded:
-            print(f"error: {src}: interrupted; nothing was written to the destination", file=sys.stderr)
+            print(f"error: {src}: {interrupted_message(dst, before=before, validating=validating)}", file=sys.stderr)
             return 130
         print(f"error: {src}: the converter process died ({name}); the file may be damaged "
               "(nothing written)", file=sys.stderr)

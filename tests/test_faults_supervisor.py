@@ -6,8 +6,11 @@ import faulthandler
 import os
 import shutil
 import signal
+import threading
 import time
 from pathlib import Path
+
+import pytest
 
 from nwb1zarr.supervise import supervised
 
@@ -94,3 +97,40 @@ def test_stall_in_child_is_stopped(tmp_path, capfd, monkeypatch):
     assert time.monotonic() - started < 30
     assert "no progress for 1 s" in capfd.readouterr().err
     shutil.rmtree(tmp_path, ignore_errors=True)
+
+
+def _stuck_after(make_store: bool, dst: Path):
+    """A child that (maybe) puts a whole store at DST, then ignores SIGINT and stops moving, as inside libhdf5."""
+
+    def run() -> int:
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        if make_store:
+            dst.mkdir()
+            (dst / "zarr.json").write_text("{}")
+        time.sleep(60)
+        return 0
+
+    return run
+
+
+@pytest.mark.parametrize("make_store", [False, True])
+def test_interrupt_killed_after_grace_says_what_is_at_dst(tmp_path, capfd, monkeypatch, make_store):
+    """The supervisor kills a child that ignores the forwarded interrupt; its one line says whether the store
+    had already been put in place (and, when validation was asked for, that it was not validated)."""
+    monkeypatch.setenv("NWB1ZARR_STALL_SECONDS", "120")
+    monkeypatch.setenv("NWB1ZARR_INTERRUPT_GRACE", "1")
+    src, dst = tmp_path / "a.nwb", tmp_path / "a.zarr"
+    timer = threading.Timer(2.0, os.kill, (os.getpid(), signal.SIGINT))
+    timer.start()
+    try:
+        code = supervised(_stuck_after(make_store, dst), src=src, dst=dst, validating=True)
+    finally:
+        timer.cancel()
+    assert code == 130
+    err = capfd.readouterr().err.strip().splitlines()
+    if make_store:
+        assert err == [f"error: {src}: interrupted after the store at {dst} was complete; it was not validated"]
+        assert (dst / "zarr.json").exists()
+    else:
+        assert err == [f"error: {src}: interrupted; nothing was written to the destination"]
+        assert not dst.exists()
