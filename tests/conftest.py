@@ -12,8 +12,10 @@ import hashlib
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
+import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -68,6 +70,36 @@ def fault_long_source(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """A session big enough that `nwb1zarr convert` takes a few seconds (for kill / race tests)."""
     base = tmp_path_factory.mktemp("fault_long")
     return _write_bo_session(base / "long_session.nwb", n_rois=60, n_frames=80000)
+
+
+@dataclass(frozen=True)
+class ConvertTiming:
+    """When, in one `nwb1zarr convert` of the long source on this machine, the partial store appeared and the
+    command ended (seconds from its start): interruption tests pick their moments inside these spans."""
+
+    partial: float
+    end: float
+
+    @property
+    def writing(self) -> float:
+        return max(0.05, self.end - self.partial)
+
+
+@pytest.fixture(scope="session")
+def fault_long_timing(fault_long_source: Path, tmp_path_factory: pytest.TempPathFactory) -> ConvertTiming:
+    dst = tmp_path_factory.mktemp("fault_long_timing") / "out.zarr"
+    started = time.monotonic()
+    proc = subprocess.Popen([*FAULT_CLI_COMMAND, "convert", str(fault_long_source), str(dst)],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    partial = None
+    while proc.poll() is None:
+        if partial is None and any(dst.parent.glob(f".{dst.name}.partial-*")):
+            partial = time.monotonic() - started
+        time.sleep(0.005)
+    end = time.monotonic() - started
+    assert proc.returncode == 0 and dst.is_dir()
+    shutil.rmtree(dst)
+    return ConvertTiming(partial=end / 2 if partial is None else partial, end=end)
 
 
 # ---- fault tests: running the CLI ---------------------------------------------------------------

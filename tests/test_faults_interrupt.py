@@ -59,14 +59,14 @@ def long_src(fault_long_source, tmp_path) -> Path:
 
 @pytest.mark.parametrize("signum", [signal.SIGINT, signal.SIGTERM], ids=["SIGINT", "SIGTERM"])
 def test_interrupt_while_writing(signum, long_src, tmp_path, fault_cli_process, fault_cli, fault_guard,
-                                 fault_validate, fault_record):
+                                 fault_validate, fault_record, fault_long_timing):
     rng = random.Random(SEED + signum)
     dst = tmp_path / "out.zarr"
     with fault_guard(long_src):
         proc = fault_cli_process("convert", long_src, dst)
         writing = _wait_for(lambda: bool(_partials(dst)), 120, proc)
-        if writing:
-            time.sleep(rng.uniform(0, 0.8))  # the write of this source takes a few seconds
+        if writing:  # a moment inside the write, as long as it took on this machine
+            time.sleep(rng.uniform(0, 0.8 * fault_long_timing.writing))
             with contextlib.suppress(ProcessLookupError):
                 proc.send_signal(signum)
         out, err = proc.communicate(timeout=120)
@@ -96,15 +96,15 @@ def test_interrupt_while_writing(signum, long_src, tmp_path, fault_cli_process, 
 
 @pytest.mark.parametrize("moment", ["random", "while writing"])
 def test_sigkill_then_rerun(moment, long_src, tmp_path, fault_cli_process, fault_cli, fault_guard, fault_validate,
-                            fault_record):
+                            fault_record, fault_long_timing):
     rng = random.Random(SEED + (1 if moment == "random" else 2))
     dst = tmp_path / "out.zarr"
     with fault_guard(long_src):
         proc = fault_cli_process("convert", long_src, dst)
-        if moment == "random":
-            time.sleep(rng.uniform(0.2, 6.0))
+        if moment == "random":  # anywhere in the run, as long as it took on this machine
+            time.sleep(rng.uniform(0.05, 0.9) * fault_long_timing.end)
         elif _wait_for(lambda: bool(_partials(dst)), 120, proc):
-            time.sleep(rng.uniform(0, 1.0))
+            time.sleep(rng.uniform(0, 0.8 * fault_long_timing.writing))
         finished = proc.poll() is not None
         if not finished:
             proc.kill()  # SIGKILL to the CLI process; its converter child dies with it
