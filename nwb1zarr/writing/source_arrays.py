@@ -11,6 +11,10 @@ import h5py
 import numpy as np
 from h5py._objects import phil  # h5py's global lock around libhdf5 calls
 
+# ISA-L inflates ~1.8x faster than zlib; a deflate stream has one decoding, so the values are the same.
+from isal.isal_zlib import decompress as inflate
+from isal.isal_zlib import error as InflateError
+
 from .. import store_attrs as sa
 from ..errors import SourceDataError, hdf5_reason
 from ..planning.chunking import choose_chunks
@@ -19,13 +23,6 @@ from ..planning.model import Entry
 from ..planning.transforms import apply_steps
 from ..reading.attrs import normalize
 from ..reading.legacy_tree import LegacyTree, decode_value
-
-try:  # ISA-L inflates ~1.8x faster than zlib; a deflate stream has one decoding, so the values are the same
-    from isal.isal_zlib import decompress as inflate
-    from isal.isal_zlib import error as InflateError
-except ImportError:  # a platform without isal wheels
-    from zlib import decompress as inflate
-    from zlib import error as InflateError
 
 
 def store_chunks(entry: Entry) -> tuple[int, ...]:
@@ -179,7 +176,7 @@ def _deflate_only(dataset: Any) -> bool:
 
 def read_region(dataset: Any, key: Any) -> np.ndarray:
     """``dataset[key]``, bit-identical; gzip-only chunked datasets are read chunk by chunk with
-    ``read_direct_chunk`` and inflated by ISA-L (zlib without it), which releases the GIL (h5py's
+    ``read_direct_chunk`` and inflated by ISA-L, which releases the GIL (h5py's
     own filter pipeline holds it), so two threads decompress in parallel. Anything else: h5py."""
     if not isinstance(key, tuple) or len(key) != getattr(dataset, "ndim", -1) or not _deflate_only(dataset) or \
             not all(isinstance(k, slice) and k.step in (None, 1) for k in key):
