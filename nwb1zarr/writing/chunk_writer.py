@@ -11,7 +11,6 @@ through zarr.
 from __future__ import annotations
 
 import itertools
-import os
 from typing import Any
 
 import numpy as np
@@ -91,9 +90,5 @@ class ChunkWriter:
         if self.folder is None:
             sync(self.array.store_path.store.set(key, encoded))
             return
-        path = f"{self.folder}/{key}"
-        parent = path.rpartition("/")[0]
-        if parent not in self.made:  # chunk keys "c/0/0" need folders; "c.0.0" sits beside zarr.json
-            os.makedirs(parent, exist_ok=True)
-            self.made.add(parent)
-        files.put_file(path, memoryview(encoded.as_numpy_array()))
+        # chunk keys "c/0/0" need folders; "c.0.0" sits beside zarr.json
+        files.put_new_file(f"{self.folder}/{key}", memoryview(encoded.as_numpy_array()), made=self.made)

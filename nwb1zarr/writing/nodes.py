@@ -327,9 +327,4 @@ def _write_files(root: Path, items: list[tuple[str, Any]], stop: threading.Event
             raise Stopped
         if value is None:
             continue
-        path = f"{base}/{key}"
-        parent = path.rpartition("/")[0]
-        if parent not in made:
-            os.makedirs(parent, exist_ok=True)
-            made.add(parent)
-        files.put_file(path, value.to_bytes())
+        files.put_new_file(f"{base}/{key}", value.to_bytes(), made=made)
